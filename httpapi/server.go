@@ -1,0 +1,219 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/queueless/queueless/auth"
+	"github.com/queueless/queueless/internal/logging"
+	"github.com/queueless/queueless/queue"
+)
+
+// Config wires a Server.
+type Config struct {
+	Queue  *queue.Service
+	Auth   *auth.Service
+	Logger *slog.Logger
+	// Checks are the dependencies /readyz pings, by name.
+	Checks map[string]func(context.Context) error
+	// Registry serves /metrics and holds the HTTP metrics.
+	Registry *prometheus.Registry
+	// RequestTimeout bounds every request but live streams.
+	RequestTimeout time.Duration
+	// RetryAfterSeconds is sent with every 503.
+	RetryAfterSeconds int
+	// IPExtractor finds the client address (trusted proxies); the TCP peer
+	// when nil.
+	IPExtractor echo.IPExtractor
+	// JoinMiddleware wraps the join handler (throttling, admission control).
+	JoinMiddleware []echo.MiddlewareFunc
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	e       *echo.Echo
+	q       *queue.Service
+	auth    *auth.Service
+	latency *prometheus.HistogramVec
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.RetryAfterSeconds <= 0 {
+		cfg.RetryAfterSeconds = 1
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	if cfg.IPExtractor != nil {
+		e.IPExtractor = cfg.IPExtractor
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, e: e, q: cfg.Queue, auth: cfg.Auth}
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "queueless_http_request_duration_seconds",
+		Help:    "HTTP request latency by route, method and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route", "method", "status"})
+	cfg.Registry.MustRegister(s.latency)
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.requestID, s.observe, s.securityHeaders, s.timeout)
+	s.routes()
+	return s
+}
+
+// Echo returns the router, for other packages to add routes (live streams).
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	e := s.e
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/institutions", s.listInstitutions)
+	v1.POST("/institutions", s.createInstitution, s.authn)
+	v1.GET("/institutions/:id", s.getInstitution)
+	v1.PATCH("/institutions/:id", s.patchInstitution, s.authn)
+	v1.POST("/institutions/:id/tickets", s.join, s.cfg.JoinMiddleware...)
+	v1.GET("/institutions/:id/tickets", s.staffTickets, s.authn)
+	v1.POST("/institutions/:id/advance", s.advance, s.authn)
+	v1.POST("/institutions/:id/announcements", s.announce, s.authn)
+	v1.GET("/institutions/:id/events", s.events, s.authn)
+
+	v1.GET("/tickets/:ticket_id", s.getTicket)
+	v1.POST("/tickets/:ticket_id/check-in", s.checkIn)
+	v1.POST("/tickets/:ticket_id/cancel", s.cancel)
+	v1.GET("/tickets/:ticket_id/notifications", s.notifications)
+	v1.POST("/tickets/:ticket_id/recall", s.recall, s.authn)
+
+	v1.POST("/tokens", s.createToken, s.authn)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+const headerRequestID = "X-Request-ID"
+
+// requestID takes the caller's X-Request-ID when well-formed, or makes one,
+// and puts it on the response and in the request context.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(headerRequestID)
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set("request_id", id)
+		c.Response().Header().Set(headerRequestID, id)
+		ctx := logging.WithRequestID(c.Request().Context(), id)
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get("request_id").(string)
+	return id
+}
+
+// observe logs each request and records its latency.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.latency.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		s.log.Log(c.Request().Context(), logLevel(status), "request",
+			"method", c.Request().Method, "route", route, "path", c.Request().URL.Path,
+			"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.RealIP())
+		return nil
+	}
+}
+
+// securityHeaders sets the headers every response carries.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https" {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// timeout bounds every request except WebSocket upgrades.
+func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.IsWebSocket() {
+			return next(c)
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz pings every configured dependency.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	body := map[string]string{}
+	var failing []string
+	for name, check := range s.cfg.Checks {
+		if err := check(ctx); err != nil {
+			body[name] = "unavailable"
+			failing = append(failing, name)
+		} else {
+			body[name] = "ok"
+		}
+	}
+	if len(failing) == 0 {
+		return c.JSON(http.StatusOK, body)
+	}
+	slices.Sort(failing)
+	body["code"] = string(queue.CodeUnavailable)
+	body["message"] = "not ready: " + strings.Join(failing, ", ") + " not answering"
+	body["request_id"] = requestID(c)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(s.cfg.RetryAfterSeconds))
+	return c.JSON(http.StatusServiceUnavailable, body)
+}

@@ -1,0 +1,242 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/queueless/queueless/auth"
+	"github.com/queueless/queueless/httpapi"
+	"github.com/queueless/queueless/institutions"
+	"github.com/queueless/queueless/migrations"
+	"github.com/queueless/queueless/queue"
+)
+
+// App is one running QueueLess server.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	Queue    *queue.Service
+	Auth     *auth.Service
+	HTTP     *httpapi.Server
+	Registry *prometheus.Registry
+	pool     *pgxpool.Pool
+	redis    *redis.Client
+
+	// closers run in reverse order at shutdown, after the HTTP server stops.
+	closers []func(context.Context)
+	workers sync.WaitGroup
+	stop    context.CancelFunc
+}
+
+// Embedded reports whether the app runs without PostgreSQL.
+func (a *App) Embedded() bool { return a.pool == nil }
+
+// New builds an App: it opens and checks PostgreSQL and Redis when
+// configured, migrates, and builds the services and routes.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			a.close(context.Background())
+		}
+	}()
+
+	var store queue.Store
+	var tokens auth.Store
+	checks := map[string]func(context.Context) error{}
+	if cfg.DatabaseURL != "" {
+		pool, err := openPostgres(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		a.pool = pool
+		a.closers = append(a.closers, func(context.Context) { pool.Close() })
+		store, tokens = queue.NewPostgresStore(pool), auth.NewPostgresStore(pool)
+		checks["postgres"] = pool.Ping
+	} else {
+		store, tokens = queue.NewMemoryStore(), auth.NewMemoryStore()
+	}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		a.redis = redis.NewClient(opts)
+		a.closers = append(a.closers, func(context.Context) { _ = a.redis.Close() })
+		checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	}
+
+	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
+	a.Queue.OnEvent(newDomainMetrics(a.Registry))
+	if a.Embedded() {
+		if _, err := institutions.SeedDemo(ctx, a.Queue); err != nil {
+			return nil, err
+		}
+	}
+	a.Auth = auth.NewService(tokens, cfg.AdminToken)
+
+	var ipx echo.IPExtractor
+	if len(cfg.TrustedProxies) > 0 {
+		var opts []echo.TrustOption
+		opts = append(opts, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))
+		for _, n := range cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		ipx = echo.ExtractIPFromXFFHeader(opts...)
+	}
+	a.HTTP = httpapi.New(httpapi.Config{
+		Queue: a.Queue, Auth: a.Auth, Logger: log, Checks: checks, Registry: a.Registry,
+		RequestTimeout: cfg.RequestTimeout, IPExtractor: ipx,
+	})
+	if err := a.setupLive(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// openPostgres connects, waiting up to the start-up timeout for the server,
+// and migrates or checks the schema.
+func openPostgres(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", errors.Unwrap(err))
+	}
+	pc.MaxConns = cfg.DBMaxConns
+	if pc.ConnConfig.ConnectTimeout == 0 || pc.ConnConfig.ConnectTimeout > 5*time.Second {
+		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	deadline := time.Now().Add(cfg.StartupTimeout)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres did not answer within STARTUP_TIMEOUT (%s): %w", cfg.StartupTimeout, err)
+		}
+		log.WarnContext(ctx, "waiting for postgres", "error", err.Error())
+		time.Sleep(time.Second)
+	}
+	db := migrations.OpenDB(pool)
+	defer db.Close()
+	if cfg.AutoMigrate {
+		if err := migrations.Up(ctx, db); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	} else if err := migrations.Check(ctx, db); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Start starts the background workers.
+func (a *App) Start(ctx context.Context) {
+	ctx, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		a.Queue.RunSweeper(ctx, a.cfg.SweepInterval)
+	}()
+}
+
+// Serve serves HTTP on ln until ctx ends, then shuts down: stop accepting,
+// drain in-flight requests, stop workers, close pools.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	a.Start(ctx)
+	srv := &http.Server{
+		Handler:           a.HTTP,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("serving", "addr", ln.Addr().String(), "embedded", a.Embedded())
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	a.log.Info("shutting down")
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", "error", err.Error())
+	}
+	a.Close(sctx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// Close stops the workers and closes the pools.
+func (a *App) Close(ctx context.Context) {
+	if a.stop != nil {
+		a.stop()
+	}
+	done := make(chan struct{})
+	go func() { a.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.log.Warn("workers did not stop in time")
+	}
+	a.close(ctx)
+}
+
+func (a *App) close(ctx context.Context) {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i](ctx)
+	}
+	a.closers = nil
+}
+
+// newDomainMetrics counts what the queue does, from its events.
+func newDomainMetrics(reg prometheus.Registerer) func(queue.Event) {
+	issued := prometheus.NewCounter(prometheus.CounterOpts{Name: "queueless_tickets_issued_total", Help: "Tickets issued."})
+	trans := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "queueless_ticket_transitions_total", Help: "Ticket status changes by new status."}, []string{"status"})
+	calls := prometheus.NewCounter(prometheus.CounterOpts{Name: "queueless_calls_total", Help: "Tickets called by staff."})
+	expiries := prometheus.NewCounter(prometheus.CounterOpts{Name: "queueless_expiries_total", Help: "Tickets expired after their grace period."})
+	reg.MustRegister(issued, trans, calls, expiries)
+	return func(ev queue.Event) {
+		for _, t := range ev.Transitions {
+			switch {
+			case t.From == "":
+				issued.Inc()
+			case t.Ticket.Status == queue.TicketServing:
+				calls.Inc()
+			case t.Ticket.Status == queue.TicketExpired:
+				expiries.Inc()
+			}
+			if t.From != "" {
+				trans.WithLabelValues(string(t.Ticket.Status)).Inc()
+			}
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server, read from the environment.
+type Config struct {
+	Addr            string
+	DatabaseURL     string
+	RedisURL        string
+	RedisPrefix     string
+	AdminToken      string
+	GracePeriod     time.Duration
+	AutoMigrate     bool
+	SweepInterval   time.Duration
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	StartupTimeout  time.Duration
+	DBMaxConns      int32
+	LogFormat       string
+	LogLevel        string
+	TrustedProxies  []*net.IPNet
+	AllowedOrigins  []string
+}
+
+// envVar describes one variable for the README and for errors.
+type envVar struct {
+	name, def, help string
+	set             func(c *Config, v string) error
+}
+
+var envVars = []envVar{
+	{"ADDR", ":8080", "listen address", func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"DATABASE_URL", "", "PostgreSQL URL; unset: embedded mode (memory store)", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
+	{"REDIS_URL", "", "Redis URL; unset: in-process pub/sub and limiter", func(c *Config, v string) error { c.RedisURL = v; return nil }},
+	{"REDIS_PREFIX", "queueless:", "prefix of every Redis key and channel (several deployments can share one Redis)", func(c *Config, v string) error { c.RedisPrefix = v; return nil }},
+	{"ADMIN_TOKEN", "", "admin bearer token; embedded mode generates one when unset", func(c *Config, v string) error {
+		if v != "" && len(v) < 16 {
+			return errors.New("must be at least 16 characters")
+		}
+		c.AdminToken = v
+		return nil
+	}},
+	{"GRACE_PERIOD", "180s", "time a called ticket has to check in (1s..24h)", durationVar(func(c *Config) *time.Duration { return &c.GracePeriod }, time.Second, 24*time.Hour)},
+	{"AUTO_MIGRATE", "true", "apply migrations at start-up (under an advisory lock); false: refuse to start on an old schema", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		c.AutoMigrate = b
+		return nil
+	}},
+	{"SWEEP_INTERVAL", "1s", "how often expired tickets are looked for (100ms..1m)", durationVar(func(c *Config) *time.Duration { return &c.SweepInterval }, 100*time.Millisecond, time.Minute)},
+	{"REQUEST_TIMEOUT", "10s", "deadline of every HTTP request (100ms..5m)", durationVar(func(c *Config) *time.Duration { return &c.RequestTimeout }, 100*time.Millisecond, 5*time.Minute)},
+	{"SHUTDOWN_TIMEOUT", "15s", "time allowed for a graceful shutdown (1s..5m)", durationVar(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, time.Second, 5*time.Minute)},
+	{"STARTUP_TIMEOUT", "30s", "how long start-up waits for PostgreSQL and Redis (1s..10m)", durationVar(func(c *Config) *time.Duration { return &c.StartupTimeout }, time.Second, 10*time.Minute)},
+	{"DB_MAX_CONNS", "20", "PostgreSQL pool size (1..1000)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errors.New("must be an integer from 1 to 1000")
+		}
+		c.DBMaxConns = int32(n)
+		return nil
+	}},
+	{"LOG_FORMAT", "", "json or text; unset: text on a terminal, else json", func(c *Config, v string) error {
+		if v != "" && v != "json" && v != "text" {
+			return errors.New("must be json or text")
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return errors.New("must be debug, info, warn or error")
+	}},
+	{"TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, part := range splitList(v) {
+			if !strings.Contains(part, "/") {
+				if strings.Contains(part, ":") {
+					part += "/128"
+				} else {
+					part += "/32"
+				}
+			}
+			_, n, err := net.ParseCIDR(part)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR", part)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+		return nil
+	}},
+	{"ALLOWED_ORIGINS", "", "comma-separated origins allowed for CORS and WebSockets (same origin always is)", func(c *Config, v string) error {
+		c.AllowedOrigins = splitList(v)
+		return nil
+	}},
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func durationVar(field func(*Config) *time.Duration, lo, hi time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("must be a duration from %s to %s, like 180s", lo, hi)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// LoadConfig reads the configuration from getenv; every bad value is named
+// in the error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, v := range envVars {
+		val := getenv(v.name)
+		if val == "" {
+			val = v.def
+		}
+		if err := v.set(&c, val); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", v.name, val, err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// EnvTable returns the configuration variables as a Markdown table.
+func EnvTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, v := range envVars {
+		def := v.def
+		if def == "" {
+			def = "(unset)"
+		} else {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.name, def, v.help)
+	}
+	return b.String()
+}

@@ -1,0 +1,202 @@
+package queue
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Status is an institution's status.
+type Status string
+
+// Institution statuses.
+const (
+	StatusOpen   Status = "open"
+	StatusPaused Status = "paused"
+	StatusClosed Status = "closed"
+)
+
+// Kind is an institution's kind.
+type Kind string
+
+// Institution kinds.
+var kinds = map[Kind]bool{"government": true, "bank": true, "utility": true, "health": true, "other": true}
+
+// recentCallsKept is how many calls an institution shows.
+const recentCallsKept = 5
+
+// Institution is an institution with its queue state.
+type Institution struct {
+	ID                   int64     `json:"id"`
+	Name                 string    `json:"name"`
+	Kind                 Kind      `json:"kind"`
+	Address              string    `json:"address"`
+	Status               Status    `json:"status"`
+	NowServing           int64     `json:"now_serving"`
+	LastIssued           int64     `json:"last_issued"`
+	WaitingCount         int64     `json:"waiting_count"`
+	Capacity             *int64    `json:"capacity"`
+	RecentCalls          []Call    `json:"recent_calls"`
+	EstimatedWaitSeconds *int64    `json:"estimated_wait_seconds"`
+	Version              int64     `json:"version"`
+	UpdatedAt            time.Time `json:"updated_at"`
+
+	// CallInterval is the moving average of the time between calls (0:
+	// unknown); LastCallAt is when the last call happened.
+	CallInterval time.Duration `json:"-"`
+	LastCallAt   *time.Time    `json:"-"`
+	CreatedAt    time.Time     `json:"-"`
+}
+
+// Call is one number called at a counter.
+type Call struct {
+	Number   int64     `json:"number"`
+	Counter  *string   `json:"counter"`
+	CalledAt time.Time `json:"called_at"`
+}
+
+// Fields are the writable fields of an institution.
+type Fields struct {
+	Name     string
+	Kind     Kind
+	Address  string
+	Status   Status
+	Capacity *int64
+}
+
+// Patch is a change of some writable fields; a nil field is left alone.
+// SetCapacity with a nil Capacity removes the limit.
+type Patch struct {
+	Name        *string
+	Kind        *Kind
+	Address     *string
+	Status      *Status
+	SetCapacity bool
+	Capacity    *int64
+}
+
+// OnlyStatus reports whether the patch touches nothing but the status.
+func (p Patch) OnlyStatus() bool {
+	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity
+}
+
+// Validate checks the fields of a new institution.
+func (f *Fields) Validate() error {
+	if f.Status == "" {
+		f.Status = StatusClosed
+	}
+	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity}
+	return p.Validate()
+}
+
+// Validate checks the fields a patch sets.
+func (p Patch) Validate() error {
+	if p.Name != nil {
+		*p.Name = strings.TrimSpace(*p.Name)
+		if err := checkText("name", *p.Name, 1, 200); err != nil {
+			return err
+		}
+	}
+	if p.Kind != nil && !kinds[*p.Kind] {
+		return Errorf(CodeInvalid, "kind must be one of government, bank, utility, health, other")
+	}
+	if p.Address != nil {
+		*p.Address = strings.TrimSpace(*p.Address)
+		if err := checkText("address", *p.Address, 0, 500); err != nil {
+			return err
+		}
+	}
+	if p.Status != nil {
+		switch *p.Status {
+		case StatusOpen, StatusPaused, StatusClosed:
+		default:
+			return Errorf(CodeInvalid, "status must be one of open, paused, closed")
+		}
+	}
+	if p.SetCapacity && p.Capacity != nil && (*p.Capacity < 1 || *p.Capacity > 1_000_000) {
+		return Errorf(CodeInvalid, "capacity must be null or an integer from 1 to 1000000")
+	}
+	return nil
+}
+
+func checkText(field, s string, min, max int) error {
+	n := utf8.RuneCountInString(s)
+	if !utf8.ValidString(s) || n < min || n > max {
+		return Errorf(CodeInvalid, "%s must be %d to %d characters of valid text", field, min, max)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return Errorf(CodeInvalid, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+// apply sets the patched fields on inst and reports whether anything changed.
+func (p Patch) apply(inst *Institution) (changed map[string]any) {
+	changed = map[string]any{}
+	if p.Name != nil && *p.Name != inst.Name {
+		inst.Name = *p.Name
+		changed["name"] = inst.Name
+	}
+	if p.Kind != nil && *p.Kind != inst.Kind {
+		inst.Kind = *p.Kind
+		changed["kind"] = inst.Kind
+	}
+	if p.Address != nil && *p.Address != inst.Address {
+		inst.Address = *p.Address
+		changed["address"] = inst.Address
+	}
+	if p.Status != nil && *p.Status != inst.Status {
+		changed["status"] = map[string]Status{"from": inst.Status, "to": *p.Status}
+		inst.Status = *p.Status
+	}
+	if p.SetCapacity && !equalPtr(p.Capacity, inst.Capacity) {
+		inst.Capacity = p.Capacity
+		changed["capacity"] = p.Capacity
+	}
+	return changed
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// estimate fills the derived fields of an institution.
+func (inst *Institution) estimate() {
+	inst.EstimatedWaitSeconds = estimateWait(inst.CallInterval, inst.WaitingCount)
+	if inst.RecentCalls == nil {
+		inst.RecentCalls = []Call{}
+	}
+}
+
+// estimateWait is how long a ticket with ahead people ahead of it should wait
+// to be called at the observed pace, nil while the pace is unknown.
+func estimateWait(interval time.Duration, ahead int64) *int64 {
+	if interval <= 0 {
+		return nil
+	}
+	s := int64((time.Duration(ahead+1) * interval).Round(time.Second) / time.Second)
+	return &s
+}
+
+// observeCalls updates the call pace with n numbers called at now.
+func (inst *Institution) observeCalls(n int, now time.Time) {
+	if inst.LastCallAt != nil && n > 0 {
+		gap := now.Sub(*inst.LastCallAt)
+		// A gap of hours is a closed office, not the pace of service.
+		if gap > 0 && gap < 2*time.Hour {
+			sample := gap / time.Duration(n)
+			if inst.CallInterval == 0 {
+				inst.CallInterval = sample
+			} else {
+				// Exponential moving average, weight 0.3 on the newest sample.
+				inst.CallInterval = (7*inst.CallInterval + 3*sample) / 10
+			}
+		}
+	}
+	inst.LastCallAt = &now
+}

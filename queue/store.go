@@ -1,0 +1,107 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// AuditEvent is one entry of an institution's append-only audit trail.
+type AuditEvent struct {
+	ID            int64           `json:"id"`
+	At            time.Time       `json:"at"`
+	Kind          string          `json:"kind"`
+	TicketID      *string         `json:"ticket_id"`
+	Number        *int64          `json:"number"`
+	Actor         string          `json:"actor"`
+	RequestID     string          `json:"request_id"`
+	Data          json.RawMessage `json:"data"`
+	InstitutionID int64           `json:"-"`
+}
+
+// Audit event kinds.
+const (
+	AuditJoined       = "ticket.joined"
+	AuditNotified     = "ticket.notified"
+	AuditCalled       = "ticket.called"
+	AuditRecalled     = "ticket.recalled"
+	AuditCheckedIn    = "ticket.checked_in"
+	AuditServed       = "ticket.served"
+	AuditExpired      = "ticket.expired"
+	AuditCancelled    = "ticket.cancelled"
+	AuditCreated      = "institution.created"
+	AuditUpdated      = "institution.updated"
+	AuditAnnouncement = "announcement"
+)
+
+// IdempotencyKey records the ticket a join with a key issued.
+type IdempotencyKey struct {
+	InstitutionID int64
+	Key           string
+	TicketID      string
+	CreatedAt     time.Time
+}
+
+// Changes is what one transaction writes. The store applies all of it or
+// nothing, and fills in the ids it assigns (notifications, audit events).
+type Changes struct {
+	// Institution is the institution's new state; nil when it did not change.
+	Institution     *Institution
+	Inserted        []Ticket
+	Updated         []Ticket
+	Notifications   []Notification
+	Audit           []AuditEvent
+	IdempotencyKeys []IdempotencyKey
+}
+
+func (c *Changes) empty() bool {
+	return c.Institution == nil && len(c.Inserted) == 0 && len(c.Updated) == 0 &&
+		len(c.Notifications) == 0 && len(c.Audit) == 0 && len(c.IdempotencyKeys) == 0
+}
+
+// Store keeps institutions and tickets. Every change goes through Update,
+// which holds the institution's lock for the whole transaction.
+type Store interface {
+	// Update locks institution id (SELECT ... FOR UPDATE), runs fn, and
+	// applies the changes it returns in the same transaction. When fn returns
+	// an error nothing is written. It returns the changes as applied.
+	Update(ctx context.Context, id int64, fn func(ctx context.Context, tx Tx) (Changes, error)) (Changes, error)
+	// CreateInstitution inserts a new institution and its audit event.
+	CreateInstitution(ctx context.Context, inst Institution, ev AuditEvent) (Institution, error)
+
+	Institutions(ctx context.Context) ([]Institution, error)
+	Institution(ctx context.Context, id int64) (Institution, error)
+	Ticket(ctx context.Context, id string) (Ticket, error)
+	// WaitingBefore counts waiting or notified tickets of the institution
+	// with a number lower than number.
+	WaitingBefore(ctx context.Context, institutionID, number int64) (int64, error)
+	// Tickets lists tickets of the institution in the given statuses with a
+	// number above after, in number order.
+	Tickets(ctx context.Context, institutionID int64, statuses []TicketStatus, after int64, limit int) ([]Ticket, error)
+	// WaitingNumbers lists the numbers of all waiting or notified tickets.
+	WaitingNumbers(ctx context.Context, institutionID int64) ([]int64, error)
+	Notifications(ctx context.Context, ticketID string) ([]Notification, error)
+	Events(ctx context.Context, institutionID, after int64, limit int) ([]AuditEvent, error)
+	// DueExpiries lists institutions with a serving ticket, not checked in,
+	// whose deadline is at or before now.
+	DueExpiries(ctx context.Context, now time.Time) ([]int64, error)
+	// PurgeIdempotencyKeys deletes keys created before cutoff.
+	PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) error
+	Ping(ctx context.Context) error
+}
+
+// Tx reads inside an Update transaction, under the institution's lock.
+type Tx interface {
+	// Institution is the locked institution as it was when Update began.
+	Institution() Institution
+	// Ticket returns a ticket of the locked institution.
+	Ticket(ctx context.Context, id string) (Ticket, error)
+	// Waiting returns the first limit waiting or notified tickets by number.
+	Waiting(ctx context.Context, limit int) ([]Ticket, error)
+	// Serving returns every serving ticket.
+	Serving(ctx context.Context) ([]Ticket, error)
+	// PhoneActive reports whether phone holds a waiting, notified or serving ticket.
+	PhoneActive(ctx context.Context, phone string) (bool, error)
+	// IdempotentTicket returns the ticket issued for key at or after since.
+	IdempotentTicket(ctx context.Context, key string, since time.Time) (string, bool, error)
+}

@@ -1,0 +1,312 @@
+package queue
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// MemoryStore is the embedded mode's Store: everything in maps behind one
+// lock. Update holds the lock for the whole callback, which is the memory
+// equivalent of the institution row lock (coarser, and enough for one process).
+type MemoryStore struct {
+	mu        sync.RWMutex
+	insts     map[int64]*Institution
+	nextInst  int64
+	tickets   map[string]*Ticket
+	byInst    map[int64][]*Ticket // in number order
+	notifs    map[string][]Notification
+	nextNotif int64
+	audit     map[int64][]AuditEvent
+	nextAudit int64
+	idem      map[idemKey]IdempotencyKey
+}
+
+type idemKey struct {
+	inst int64
+	key  string
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		insts: map[int64]*Institution{}, tickets: map[string]*Ticket{}, byInst: map[int64][]*Ticket{},
+		notifs: map[string][]Notification{}, audit: map[int64][]AuditEvent{}, idem: map[idemKey]IdempotencyKey{},
+	}
+}
+
+func cloneInst(i *Institution) Institution {
+	c := *i
+	c.RecentCalls = slices.Clone(i.RecentCalls)
+	return c
+}
+
+func notFoundInst(id int64) error { return Errorf(CodeNotFound, "institution %d not found", id) }
+
+func notFoundTicket() error { return Errorf(CodeNotFound, "ticket not found") }
+
+// Update implements Store.
+func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.Context, tx Tx) (Changes, error)) (Changes, error) {
+	if err := ctx.Err(); err != nil {
+		return Changes{}, Errorf(CodeUnavailable, "the request was cancelled or timed out")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inst, ok := m.insts[id]
+	if !ok {
+		return Changes{}, notFoundInst(id)
+	}
+	ch, err := fn(ctx, &memTx{m: m, inst: cloneInst(inst)})
+	if err != nil {
+		return Changes{}, err
+	}
+	// Check everything before writing anything: all or nothing.
+	var last int64
+	if l := m.byInst[id]; len(l) > 0 {
+		last = l[len(l)-1].Number
+	}
+	for _, t := range ch.Inserted {
+		// Numbers are issued in order: anything else is the unique
+		// (institution, number) constraint failing.
+		if t.Number <= last {
+			return Changes{}, Errorf(CodeInternal, "ticket number %d issued twice", t.Number)
+		}
+		last = t.Number
+		if t.Phone != nil {
+			if held, _ := (&memTx{m: m, inst: *inst}).PhoneActive(ctx, *t.Phone); held {
+				return Changes{}, Errorf(CodeDuplicateTicket, "this phone already holds an active ticket here")
+			}
+		}
+	}
+	if ch.Institution != nil {
+		c := cloneInst(ch.Institution)
+		m.insts[id] = &c
+	}
+	for _, t := range ch.Inserted {
+		t := t
+		m.tickets[t.ID] = &t
+		m.byInst[id] = append(m.byInst[id], &t)
+	}
+	for _, t := range ch.Updated {
+		if p, ok := m.tickets[t.ID]; ok {
+			*p = t
+		}
+	}
+	for i := range ch.Notifications {
+		m.nextNotif++
+		ch.Notifications[i].ID = m.nextNotif
+		n := ch.Notifications[i]
+		m.notifs[n.TicketID] = append(m.notifs[n.TicketID], n)
+	}
+	for i := range ch.Audit {
+		m.nextAudit++
+		ch.Audit[i].ID = m.nextAudit
+		ch.Audit[i].InstitutionID = id
+		m.audit[id] = append(m.audit[id], ch.Audit[i])
+	}
+	for _, k := range ch.IdempotencyKeys {
+		m.idem[idemKey{k.InstitutionID, k.Key}] = k
+	}
+	return ch, nil
+}
+
+// CreateInstitution implements Store.
+func (m *MemoryStore) CreateInstitution(ctx context.Context, inst Institution, ev AuditEvent) (Institution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextInst++
+	inst.ID = m.nextInst
+	c := cloneInst(&inst)
+	m.insts[inst.ID] = &c
+	m.nextAudit++
+	ev.ID, ev.InstitutionID = m.nextAudit, inst.ID
+	m.audit[inst.ID] = append(m.audit[inst.ID], ev)
+	return inst, nil
+}
+
+// Institutions implements Store.
+func (m *MemoryStore) Institutions(ctx context.Context) ([]Institution, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Institution, 0, len(m.insts))
+	for _, i := range m.insts {
+		out = append(out, cloneInst(i))
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out, nil
+}
+
+// Institution implements Store.
+func (m *MemoryStore) Institution(ctx context.Context, id int64) (Institution, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.insts[id]
+	if !ok {
+		return Institution{}, notFoundInst(id)
+	}
+	return cloneInst(i), nil
+}
+
+// Ticket implements Store.
+func (m *MemoryStore) Ticket(ctx context.Context, id string) (Ticket, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.tickets[id]
+	if !ok {
+		return Ticket{}, notFoundTicket()
+	}
+	return *t, nil
+}
+
+// WaitingBefore implements Store.
+func (m *MemoryStore) WaitingBefore(ctx context.Context, institutionID, number int64) (int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var n int64
+	for _, t := range m.byInst[institutionID] {
+		if t.Number >= number {
+			break
+		}
+		if t.Status.Waiting() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Tickets implements Store.
+func (m *MemoryStore) Tickets(ctx context.Context, institutionID int64, statuses []TicketStatus, after int64, limit int) ([]Ticket, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	list := m.byInst[institutionID]
+	i := sort.Search(len(list), func(i int) bool { return list[i].Number > after })
+	out := []Ticket{}
+	for ; i < len(list) && len(out) < limit; i++ {
+		if slices.Contains(statuses, list[i].Status) {
+			out = append(out, *list[i])
+		}
+	}
+	return out, nil
+}
+
+// WaitingNumbers implements Store.
+func (m *MemoryStore) WaitingNumbers(ctx context.Context, institutionID int64) ([]int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := []int64{}
+	for _, t := range m.byInst[institutionID] {
+		if t.Status.Waiting() {
+			out = append(out, t.Number)
+		}
+	}
+	return out, nil
+}
+
+// Notifications implements Store.
+func (m *MemoryStore) Notifications(ctx context.Context, ticketID string) ([]Notification, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return append([]Notification{}, m.notifs[ticketID]...), nil
+}
+
+// Events implements Store.
+func (m *MemoryStore) Events(ctx context.Context, institutionID, after int64, limit int) ([]AuditEvent, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	list := m.audit[institutionID]
+	i := sort.Search(len(list), func(i int) bool { return list[i].ID > after })
+	end := min(len(list), i+limit)
+	return append([]AuditEvent{}, list[i:end]...), nil
+}
+
+// DueExpiries implements Store.
+func (m *MemoryStore) DueExpiries(ctx context.Context, now time.Time) ([]int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []int64
+	for id, list := range m.byInst {
+		for _, t := range list {
+			if t.Status == TicketServing && t.CheckedInAt == nil && t.Deadline != nil && !t.Deadline.After(now) {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// PurgeIdempotencyKeys implements Store.
+func (m *MemoryStore) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, v := range m.idem {
+		if v.CreatedAt.Before(cutoff) {
+			delete(m.idem, k)
+		}
+	}
+	return nil
+}
+
+// Ping implements Store.
+func (m *MemoryStore) Ping(ctx context.Context) error { return nil }
+
+// memTx reads under the store's lock, held by Update.
+type memTx struct {
+	m    *MemoryStore
+	inst Institution
+}
+
+func (tx *memTx) Institution() Institution { return cloneInst(&tx.inst) }
+
+func (tx *memTx) Ticket(ctx context.Context, id string) (Ticket, error) {
+	t, ok := tx.m.tickets[id]
+	if !ok || t.InstitutionID != tx.inst.ID {
+		return Ticket{}, notFoundTicket()
+	}
+	return *t, nil
+}
+
+func (tx *memTx) Waiting(ctx context.Context, limit int) ([]Ticket, error) {
+	var out []Ticket
+	for _, t := range tx.m.byInst[tx.inst.ID] {
+		if len(out) == limit {
+			break
+		}
+		if t.Status.Waiting() {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) Serving(ctx context.Context) ([]Ticket, error) {
+	var out []Ticket
+	for _, t := range tx.m.byInst[tx.inst.ID] {
+		if t.Status == TicketServing {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) PhoneActive(ctx context.Context, phone string) (bool, error) {
+	for _, t := range tx.m.byInst[tx.inst.ID] {
+		if t.Phone != nil && *t.Phone == phone && !t.Status.Final() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (tx *memTx) IdempotentTicket(ctx context.Context, key string, since time.Time) (string, bool, error) {
+	k, ok := tx.m.idem[idemKey{tx.inst.ID, key}]
+	if !ok || k.CreatedAt.Before(since) {
+		return "", false, nil
+	}
+	return k.TicketID, true, nil
+}

@@ -1,0 +1,128 @@
+package queue
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TicketStatus is where a ticket is in its life.
+type TicketStatus string
+
+// Ticket statuses.
+const (
+	TicketWaiting   TicketStatus = "waiting"
+	TicketNotified  TicketStatus = "notified"
+	TicketServing   TicketStatus = "serving"
+	TicketServed    TicketStatus = "served"
+	TicketExpired   TicketStatus = "expired"
+	TicketCancelled TicketStatus = "cancelled"
+)
+
+// ParseTicketStatus checks s is a ticket status.
+func ParseTicketStatus(s string) (TicketStatus, bool) {
+	switch st := TicketStatus(s); st {
+	case TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:
+		return st, true
+	}
+	return "", false
+}
+
+// Waiting reports whether the status is waiting or notified: not called yet.
+func (s TicketStatus) Waiting() bool { return s == TicketWaiting || s == TicketNotified }
+
+// Final reports whether the ticket's life is over.
+func (s TicketStatus) Final() bool {
+	return s == TicketServed || s == TicketExpired || s == TicketCancelled
+}
+
+// Near-turn threshold bounds.
+const (
+	MinThreshold     = 1
+	MaxThreshold     = 10
+	DefaultThreshold = 3
+)
+
+// Ticket is a citizen's place in a queue.
+type Ticket struct {
+	ID                   string       `json:"id"`
+	InstitutionID        int64        `json:"institution_id"`
+	Number               int64        `json:"number"`
+	Status               TicketStatus `json:"status"`
+	PeopleAhead          int64        `json:"people_ahead"`
+	NowServing           int64        `json:"now_serving"`
+	NearTurnThreshold    int          `json:"near_turn_threshold"`
+	Counter              *string      `json:"counter"`
+	EstimatedWaitSeconds *int64       `json:"estimated_wait_seconds"`
+	IssuedAt             time.Time    `json:"issued_at"`
+	CalledAt             *time.Time   `json:"called_at"`
+	CheckedInAt          *time.Time   `json:"checked_in_at"`
+	CompletedAt          *time.Time   `json:"completed_at"`
+	UpdatedAt            time.Time    `json:"updated_at"`
+
+	// Phone is never shown on public endpoints (see StaffTicket).
+	Phone *string `json:"-"`
+	// Deadline is when a serving ticket that has not checked in expires.
+	Deadline *time.Time `json:"-"`
+}
+
+// StaffTicket is a ticket as staff see it, phone included.
+type StaffTicket struct {
+	Ticket
+	Phone *string `json:"phone"`
+}
+
+// Notification is a message recorded for a ticket.
+type Notification struct {
+	ID        int64     `json:"id"`
+	TicketID  string    `json:"ticket_id"`
+	Event     string    `json:"event"`
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Notification events.
+const (
+	NotifyNearTurn   = "near_turn"
+	NotifyTurnCalled = "turn_called"
+	NotifyCompleted  = "completed"
+	NotifyExpired    = "expired"
+	NotifyCancelled  = "cancelled"
+)
+
+var phonePattern = regexp.MustCompile(`^0\d{10}$`)
+
+// ValidPhone reports whether s is a phone number the contract accepts.
+func ValidPhone(s string) bool { return phonePattern.MatchString(s) }
+
+// ParseTicketID checks that s is a UUID in canonical form and returns it in
+// lower case.
+func ParseTicketID(s string) (string, error) {
+	if len(s) != 36 {
+		return "", Errorf(CodeInvalid, "ticket id must be a UUID")
+	}
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return "", Errorf(CodeInvalid, "ticket id must be a UUID")
+	}
+	return id.String(), nil
+}
+
+// decorate fills a ticket's derived fields from its institution and its rank
+// among the waiting tickets (ignored unless it is waiting).
+func (t *Ticket) decorate(inst *Institution, ahead int64) {
+	t.NowServing = inst.NowServing
+	t.PeopleAhead = 0
+	t.EstimatedWaitSeconds = nil
+	if t.Status.Waiting() {
+		t.PeopleAhead = ahead
+		t.EstimatedWaitSeconds = estimateWait(inst.CallInterval, ahead)
+	} else if t.Status == TicketServing {
+		zero := int64(0)
+		t.EstimatedWaitSeconds = &zero
+	}
+}
+
+// Staff returns the ticket as staff see it.
+func (t Ticket) Staff() StaffTicket { return StaffTicket{Ticket: t, Phone: t.Phone} }
