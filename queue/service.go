@@ -59,6 +59,11 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// MaxJoinBatch is the most joins of one institution coalesced into one
+	// transaction; 1 turns coalescing off. Default 256.
+	MaxJoinBatch int
+	// BatchTimeout bounds one coalesced join transaction. Default 10s.
+	BatchTimeout time.Duration
 }
 
 // Service carries out the queue's operations against a Store.
@@ -69,6 +74,7 @@ type Service struct {
 	log       *slog.Logger
 	mu        sync.RWMutex
 	observers []func(Event)
+	batcher   *joinBatcher
 }
 
 // NewService returns a Service over store.
@@ -82,7 +88,17 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.GracePeriod <= 0 {
 		cfg.GracePeriod = 180 * time.Second
 	}
-	return &Service{store: store, grace: cfg.GracePeriod, now: cfg.Now, log: cfg.Logger}
+	if cfg.MaxJoinBatch == 0 {
+		cfg.MaxJoinBatch = 256
+	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 10 * time.Second
+	}
+	s := &Service{store: store, grace: cfg.GracePeriod, now: cfg.Now, log: cfg.Logger}
+	if cfg.MaxJoinBatch > 1 {
+		s.batcher = newJoinBatcher(s, cfg.MaxJoinBatch, cfg.BatchTimeout)
+	}
+	return s
 }
 
 // Store returns the service's store.
@@ -332,6 +348,9 @@ const IdempotencyWindow = 24 * time.Hour
 func (s *Service) Join(ctx context.Context, id int64, req JoinRequest, meta Meta) (JoinResult, error) {
 	if err := req.Validate(); err != nil {
 		return JoinResult{}, err
+	}
+	if s.batcher != nil {
+		return s.batcher.join(ctx, id, req, meta)
 	}
 	res := s.JoinBatch(ctx, id, []JoinRequest{req}, []Meta{meta})
 	return res[0].JoinResult, res[0].Err

@@ -58,11 +58,9 @@ const instColumns = `id, name, kind, address, status, capacity, now_serving, las
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
 	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at`
 
-// FOR NO KEY UPDATE, not FOR UPDATE: it serialises Updates of one
-// institution all the same, and it is the lock the UPDATE of the row takes
-// anyway, but it does not block other tables' foreign-key checks against
-// the institution.
-const lockInstitutionSQL = `SELECT ` + instColumns + ` FROM institutions WHERE id = $1 FOR NO KEY UPDATE`
+// lockInstitutionSQL takes the institution's row lock: every change of an
+// institution's queue (numbers above all) happens under it, one at a time.
+const lockInstitutionSQL = `SELECT ` + instColumns + ` FROM institutions WHERE id = $1 FOR UPDATE`
 
 // Update implements Store.
 func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx context.Context, tx Tx) (Changes, error)) (Changes, error) {
@@ -629,7 +627,8 @@ func unavailable(err error) bool {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch class := pgErr.Code[:2]; {
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		switch {
 		case class == "08", // connection exception
 			class == "53", // insufficient resources: too many connections, disk full, out of memory
 			class == "58", // system error, I/O error
