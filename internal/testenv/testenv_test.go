@@ -281,6 +281,32 @@ func TestTCPProxyCutAndRestore(t *testing.T) {
 	}
 }
 
+func TestTCPProxyCloseEndsConnections(t *testing.T) {
+	t.Parallel()
+	target, ended := echoServer(t)
+	p := testenv.NewTCPProxy(t, target)
+
+	c := dialProxy(t, p.Addr())
+	if err := roundTrip(c, "hello"); err != nil {
+		t.Fatalf("before close: %v", err)
+	}
+	p.Close()
+	p.Close() // idempotent
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var ne net.Error
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("read after Close: err = %v, want the connection closed", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close left the upstream side of the connection open")
+	}
+	if err := dialRoundTrip(p.Addr(), "x"); err == nil {
+		t.Fatal("the proxy still works after Close")
+	}
+}
+
 func TestTCPProxyPassesHalfClose(t *testing.T) {
 	t.Parallel()
 	target, _ := echoServer(t)

@@ -1,0 +1,30 @@
+# Every target is a thin alias; the commands are the documented ones.
+GO ?= go
+
+.PHONY: run test bench fmt vet docker-config
+
+run:
+	$(GO) run ./cmd/queueless
+
+test:
+	./scripts/test.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -s -l -w .
+
+vet:
+	$(GO) vet ./...
+
+# Validates docker-compose.yml with Compose v2 (docker compose) or, failing
+# that, the standalone v1 docker-compose.
+docker-config:
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose config -q; \
+	elif command -v docker-compose >/dev/null 2>&1; then \
+		docker-compose config -q; \
+	else \
+		echo "docker-config: neither 'docker compose' nor docker-compose is installed" >&2; exit 1; \
+	fi
