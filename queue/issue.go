@@ -1,0 +1,187 @@
+package queue
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// JoinRequest asks for a ticket.
+type JoinRequest struct {
+	Phone          *string
+	Threshold      int // 0: the default
+	IdempotencyKey string
+}
+
+// JoinResult is a join's outcome; Replayed is true when an earlier join with
+// the same idempotency key issued the ticket.
+type JoinResult struct {
+	Ticket   Ticket
+	Replayed bool
+}
+
+// Validate checks a join request and applies defaults.
+func (r *JoinRequest) Validate() error {
+	if r.Phone != nil && !ValidPhone(*r.Phone) {
+		return Errorf(CodeInvalid, "phone must be 11 digits starting with 0, like 09171234567")
+	}
+	if r.Threshold == 0 {
+		r.Threshold = DefaultThreshold
+	}
+	if r.Threshold < MinThreshold || r.Threshold > MaxThreshold {
+		return Errorf(CodeInvalid, "near_turn_threshold must be an integer from %d to %d", MinThreshold, MaxThreshold)
+	}
+	if r.IdempotencyKey != "" && !validKey(r.IdempotencyKey) {
+		return Errorf(CodeInvalid, "Idempotency-Key must be 1 to 64 printable ASCII characters")
+	}
+	return nil
+}
+
+func validKey(k string) bool {
+	if len(k) < 1 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// IdempotencyWindow is how long a join's idempotency key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Join issues a ticket in institution id.
+func (s *Service) Join(ctx context.Context, id int64, req JoinRequest, meta Meta) (JoinResult, error) {
+	if err := req.Validate(); err != nil {
+		return JoinResult{}, err
+	}
+	if s.batcher != nil {
+		return s.batcher.join(ctx, id, req, meta)
+	}
+	res := s.JoinBatch(ctx, id, []JoinRequest{req}, []Meta{meta})
+	return res[0].JoinResult, res[0].Err
+}
+
+// BatchResult is one request's outcome in a batch of joins.
+type BatchResult struct {
+	JoinResult
+	Err error
+}
+
+// JoinBatch issues tickets for validated requests in one transaction: one
+// lock, consecutive numbers. Each request gets its own outcome; a failure of
+// the transaction fails them all.
+func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, metas []Meta) []BatchResult {
+	out := make([]BatchResult, len(reqs))
+	_, err := s.update(ctx, id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
+		for i := range out {
+			out[i] = BatchResult{}
+		}
+		inst := tx.Institution()
+		now := s.clock()
+		c := &changeSet{s: s, now: now}
+		since := now.Add(-IdempotencyWindow)
+		keys := map[string]int{}    // key -> index of the request that issued it in this batch
+		phones := map[string]bool{} // phones that got a ticket in this batch
+		for i, req := range reqs {
+			c.meta = metas[i]
+			if req.IdempotencyKey != "" {
+				if j, ok := keys[req.IdempotencyKey]; ok {
+					out[i] = out[j]
+					out[i].Replayed = out[j].Err == nil
+					continue
+				}
+				tid, ok, err := tx.IdempotentTicket(ctx, req.IdempotencyKey, since)
+				if err != nil {
+					return Changes{}, nil, err
+				}
+				if ok {
+					t, err := tx.Ticket(ctx, tid)
+					if err != nil {
+						return Changes{}, nil, err
+					}
+					out[i] = BatchResult{JoinResult: JoinResult{Ticket: t, Replayed: true}}
+					continue
+				}
+			}
+			if err := s.admit(ctx, tx, &inst, req, phones); err != nil {
+				out[i].Err = err
+				if req.IdempotencyKey != "" {
+					keys[req.IdempotencyKey] = i
+				}
+				continue
+			}
+			inst.LastIssued++
+			ahead := inst.WaitingCount
+			inst.WaitingCount++
+			t := Ticket{ID: uuid.NewString(), InstitutionID: id, Number: inst.LastIssued, Status: TicketWaiting,
+				NearTurnThreshold: req.Threshold, Phone: req.Phone, IssuedAt: now, UpdatedAt: now}
+			c.ch.Audit = append(c.ch.Audit, s.audit(now, AuditJoined, &t, c.meta, nil))
+			c.trans = append(c.trans, Transition{Ticket: t})
+			if ahead <= int64(t.NearTurnThreshold) {
+				t.Status = TicketNotified
+				c.ch.Audit = append(c.ch.Audit, s.audit(now, AuditNotified, &t, c.meta, nil))
+				c.ch.Notifications = append(c.ch.Notifications, notification(now, &t, NotifyNearTurn))
+				c.trans[len(c.trans)-1].Ticket = t
+			}
+			c.ch.Inserted = append(c.ch.Inserted, t)
+			if req.Phone != nil {
+				phones[*req.Phone] = true
+			}
+			if req.IdempotencyKey != "" {
+				keys[req.IdempotencyKey] = i
+				c.ch.IdempotencyKeys = append(c.ch.IdempotencyKeys, IdempotencyKey{InstitutionID: id, Key: req.IdempotencyKey, TicketID: t.ID, CreatedAt: now})
+			}
+			t.decorate(&inst, ahead)
+			out[i] = BatchResult{JoinResult: JoinResult{Ticket: t}}
+		}
+		if len(c.ch.Inserted) == 0 {
+			return Changes{}, nil, nil
+		}
+		s.bump(&inst, now)
+		c.ch.Institution = &inst
+		return c.ch, c.trans, nil
+	})
+	for i := range out {
+		if err != nil {
+			out[i] = BatchResult{Err: err}
+			continue
+		}
+		if out[i].Replayed && out[i].Err == nil {
+			// A replayed ticket is shown as it is now.
+			t, derr := s.Ticket(ctx, out[i].Ticket.ID)
+			if derr != nil {
+				out[i].Err = derr
+				continue
+			}
+			out[i].Ticket = t
+		}
+	}
+	return out
+}
+
+// admit checks whether req may join inst now.
+func (s *Service) admit(ctx context.Context, tx Tx, inst *Institution, req JoinRequest, phones map[string]bool) error {
+	if inst.Status != StatusOpen {
+		return Errorf(CodeInstitutionClosed, "%s is %s and not taking tickets", inst.Name, inst.Status)
+	}
+	if req.Phone != nil {
+		if phones[*req.Phone] {
+			return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
+		}
+		held, err := tx.PhoneActive(ctx, *req.Phone)
+		if err != nil {
+			return err
+		}
+		if held {
+			return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
+		}
+	}
+	if inst.Capacity != nil && inst.WaitingCount >= *inst.Capacity {
+		return Errorf(CodeQueueFull, "the queue at %s is full (%d waiting)", inst.Name, inst.WaitingCount)
+	}
+	return nil
+}
