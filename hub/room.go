@@ -1,0 +1,395 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/queueless/queueless/queue"
+)
+
+// room is one institution followed by local clients: the last state, the
+// waiting numbers, the followed tickets, and the connections. Events arrive
+// from the broker into the inbox; the room's goroutine applies them in
+// version order and fans the frames out, each encoded once.
+type room struct {
+	h  *Hub
+	id int64
+
+	ready chan struct{} // closed once loaded; err tells whether it failed
+	err   error
+	stop  chan struct{} // closed by the hub when the last subscriber left
+	refs  int           // guarded by h.mu
+
+	inMu   sync.Mutex
+	inbox  [][]byte
+	resync bool
+	signal chan struct{}
+
+	mu      sync.Mutex
+	inst    queue.Institution
+	waiting waitingSet
+	subs    map[*conn]struct{}
+	watches map[string]*watch
+	snap    *frame // snapshot frame of inst, built on demand
+
+	// Owned by the room's goroutine.
+	pending     map[int64]*wireEvent // events that came before their predecessors
+	timer       *time.Timer          // gap wait, or retry of a failed reload
+	needReload  bool
+	checkBehind int64 // store version seen ahead of ours at the last check
+	unsubscribe func()
+}
+
+// watch is a followed ticket: its record as of version, and what its
+// subscribers were last shown.
+type watch struct {
+	ticket  queue.Ticket
+	version int64
+	subs    map[*conn]struct{}
+	shown   ticketKey
+}
+
+// ticketKey is what makes a ticket frame differ from the last one sent.
+type ticketKey struct {
+	status     queue.TicketStatus
+	ahead      int64
+	nowServing int64
+	estimate   int64 // -1: unknown
+	updatedAt  time.Time
+}
+
+func keyOf(t *queue.Ticket) ticketKey {
+	k := ticketKey{status: t.Status, ahead: t.PeopleAhead, nowServing: t.NowServing, estimate: -1, updatedAt: t.UpdatedAt}
+	if t.EstimatedWaitSeconds != nil {
+		k.estimate = *t.EstimatedWaitSeconds
+	}
+	return k
+}
+
+func newRoom(h *Hub, id int64) *room {
+	return &room{
+		h: h, id: id,
+		ready:   make(chan struct{}),
+		stop:    make(chan struct{}),
+		signal:  make(chan struct{}, 1),
+		subs:    map[*conn]struct{}{},
+		watches: map[string]*watch{},
+		pending: map[int64]*wireEvent{},
+	}
+}
+
+// Deliver implements Handler: it queues the event for the room's goroutine.
+// A room that falls far behind drops its inbox and reloads instead.
+func (r *room) Deliver(payload []byte) {
+	r.inMu.Lock()
+	if len(r.inbox) >= r.h.cfg.InboxSize {
+		r.inbox = nil
+		r.resync = true
+	} else {
+		r.inbox = append(r.inbox, payload)
+	}
+	r.inMu.Unlock()
+	r.poke()
+}
+
+// Resync implements Handler.
+func (r *room) Resync() {
+	r.inMu.Lock()
+	r.resync = true
+	r.inMu.Unlock()
+	r.poke()
+}
+
+func (r *room) poke() {
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (r *room) takeInbox() ([][]byte, bool) {
+	r.inMu.Lock()
+	defer r.inMu.Unlock()
+	msgs, resync := r.inbox, r.resync
+	r.inbox, r.resync = nil, false
+	return msgs, resync
+}
+
+// run subscribes, loads and then applies events until the hub stops the room.
+func (r *room) run() {
+	defer r.h.roomWG.Done()
+	ctx := r.h.ctx
+	if err := r.start(ctx); err != nil {
+		r.err = err
+		close(r.ready)
+		<-r.stop
+		return
+	}
+	close(r.ready)
+	defer r.unsubscribe()
+	check := time.NewTicker(r.h.cfg.CheckInterval)
+	defer check.Stop()
+	for {
+		var timerC <-chan time.Time
+		if r.timer != nil {
+			timerC = r.timer.C
+		}
+		select {
+		case <-r.stop:
+			if r.timer != nil {
+				r.timer.Stop()
+			}
+			return
+		case <-r.signal:
+			msgs, resync := r.takeInbox()
+			if resync {
+				r.reload(ctx, "reconnect")
+			}
+			r.process(msgs)
+		case <-timerC:
+			r.timer = nil
+			if len(r.pending) > 0 {
+				r.reload(ctx, "gap")
+			} else if r.needReload {
+				r.reload(ctx, "retry")
+			}
+		case <-check.C:
+			r.check(ctx)
+		}
+	}
+}
+
+const subscribeTimeout = 10 * time.Second
+
+func (r *room) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
+	unsub, err := r.h.broker.Subscribe(ctx, channelName(r.id), r)
+	if err != nil {
+		return errors.Join(queue.ErrUnavailable, err)
+	}
+	snap, err := r.load(ctx, nil)
+	if err != nil {
+		unsub()
+		return err
+	}
+	r.unsubscribe = unsub
+	r.mu.Lock()
+	r.applySnapshot(snap, &batch{})
+	r.mu.Unlock()
+	if !snap.consistent {
+		r.needReload = true
+		r.timer = time.NewTimer(r.h.cfg.GapWait)
+	}
+	return nil
+}
+
+// batch collects what a run of events changed, to fan out once.
+type batch struct {
+	instChanged bool
+	at          int64 // newest publish time among the events
+	notes       []note
+	anns        []*queue.Announcement
+	annAt       []int64
+}
+
+type note struct {
+	w *watch
+	n queue.Notification
+}
+
+// process applies queued events in version order and fans out the result.
+func (r *room) process(msgs [][]byte) {
+	if len(msgs) == 0 {
+		return
+	}
+	out := &batch{}
+	r.mu.Lock()
+	for _, m := range msgs {
+		ev, err := decodeEvent(m)
+		if err != nil {
+			r.h.log.Warn("live: drop undecodable event", "institution_id", r.id, "error", err.Error())
+			continue
+		}
+		r.apply(&ev, out)
+	}
+	r.fanOut(out)
+	r.mu.Unlock()
+	switch {
+	case len(r.pending) > 0 && r.timer == nil:
+		r.timer = time.NewTimer(r.h.cfg.GapWait)
+	case len(r.pending) == 0 && r.timer != nil && !r.needReload:
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// apply takes one event: the next version is applied, a later one waits
+// for the ones before it (GapWait, then a reload), an older one is stale.
+// Announcements carry the current version and are delivered regardless.
+func (r *room) apply(ev *wireEvent, out *batch) {
+	if ev.announcementOnly() {
+		out.anns = append(out.anns, ev.Announcement)
+		out.annAt = append(out.annAt, ev.PublishedAt)
+		return
+	}
+	v := ev.Institution.Version
+	switch {
+	case v <= r.inst.Version:
+		r.h.m.stale.Inc()
+	case v > r.inst.Version+1:
+		r.pending[v] = ev
+	default:
+		r.applyState(ev, out)
+		r.drainPending(out)
+	}
+}
+
+// drainPending applies waiting events that now follow on, and forgets the
+// ones the state has passed.
+func (r *room) drainPending(out *batch) {
+	for {
+		next, ok := r.pending[r.inst.Version+1]
+		if !ok {
+			break
+		}
+		delete(r.pending, next.Institution.Version)
+		r.applyState(next, out)
+	}
+	for v := range r.pending {
+		if v <= r.inst.Version {
+			delete(r.pending, v)
+		}
+	}
+}
+
+func (r *room) applyState(ev *wireEvent, out *batch) {
+	r.inst = ev.Institution
+	r.snap = nil
+	v := r.inst.Version
+	for i := range ev.Transitions {
+		t := &ev.Transitions[i]
+		switch {
+		case t.From == "" && t.Ticket.Status.Waiting():
+			r.waiting.add(t.Ticket.Number)
+		case t.From.Waiting() && !t.Ticket.Status.Waiting():
+			r.waiting.remove(t.Ticket.Number)
+		}
+		r.record(&t.Ticket, v)
+	}
+	for i := range ev.Updated {
+		r.record(&ev.Updated[i], v)
+	}
+	for _, n := range ev.Notifications {
+		if w := r.watches[n.TicketID]; w != nil {
+			out.notes = append(out.notes, note{w: w, n: n})
+		}
+	}
+	if ev.Announcement != nil {
+		out.anns = append(out.anns, ev.Announcement)
+		out.annAt = append(out.annAt, ev.PublishedAt)
+	}
+	out.instChanged = true
+	out.at = max(out.at, ev.PublishedAt)
+}
+
+// record keeps a followed ticket's record as of version v.
+func (r *room) record(t *queue.Ticket, v int64) {
+	if w := r.watches[t.ID]; w != nil && v > w.version {
+		w.ticket = *t
+		w.ticket.Phone, w.ticket.Deadline = nil, nil
+		w.version = v
+	}
+}
+
+// decorated is a followed ticket as the API would show it now.
+func (r *room) decorated(w *watch) queue.Ticket {
+	t := w.ticket
+	var ahead int64
+	if t.Status.Waiting() {
+		ahead = r.waiting.before(t.Number)
+	}
+	queue.Decorate(&t, &r.inst, ahead)
+	return t
+}
+
+// fanOut sends what changed: one institution frame for all its
+// subscribers, one frame per followed ticket whose view changed, then
+// notifications and announcements.
+func (r *room) fanOut(out *batch) {
+	if out.instChanged {
+		if len(r.subs) > 0 {
+			f := &frame{data: institutionFrame(typeUpdate, &r.inst), at: out.at}
+			for c := range r.subs {
+				c.push(f, true)
+			}
+		}
+		for _, w := range r.watches {
+			r.refresh(w, out.at, nil)
+		}
+	}
+	for _, n := range out.notes {
+		f := &frame{data: notificationFrame(&n.n), at: out.at}
+		for c := range n.w.subs {
+			c.push(f, false)
+		}
+	}
+	for i, a := range out.anns {
+		f := &frame{data: announcementFrame(a), at: out.annAt[i]}
+		for c := range r.subs {
+			c.push(f, false)
+		}
+		for _, w := range r.watches {
+			for c := range w.subs {
+				c.push(f, false)
+			}
+		}
+	}
+}
+
+// refresh sends w's subscribers (but skip) an update when their view of
+// the ticket changed.
+func (r *room) refresh(w *watch, at int64, skip *conn) {
+	t := r.decorated(w)
+	k := keyOf(&t)
+	if k == w.shown {
+		return
+	}
+	w.shown = k
+	f := &frame{data: ticketFrame(typeUpdate, &t), at: at}
+	for c := range w.subs {
+		if c != skip {
+			c.push(f, true)
+		}
+	}
+}
+
+// attachInstitution queues the snapshot for c and subscribes it, at once,
+// so that c misses nothing between them.
+func (r *room) attachInstitution(c *conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap == nil {
+		r.snap = &frame{data: institutionFrame(typeSnapshot, &r.inst)}
+	}
+	c.push(r.snap, false)
+	r.subs[c] = struct{}{}
+}
+
+// detach unsubscribes c.
+func (r *room) detach(c *conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.ticketID == "" {
+		delete(r.subs, c)
+		return
+	}
+	if w := r.watches[c.ticketID]; w != nil {
+		delete(w.subs, c)
+		if len(w.subs) == 0 {
+			delete(r.watches, c.ticketID)
+		}
+	}
+}
