@@ -28,7 +28,7 @@ type roomHarness struct {
 func newRoomHarness(t *testing.T) *roomHarness {
 	t.Helper()
 	store := queue.NewMemoryStore()
-	h, err := New(Config{Store: store, Broker: NewMemoryBroker(), GapWait: 50 * time.Millisecond, Registerer: prometheus.NewRegistry()})
+	h, err := New(Config{Store: store, Broker: NewMemoryBroker(), GapWait: time.Second, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@
 //
 //	queueless [serve]     serve the API (embedded mode without DATABASE_URL)
 //	queueless migrate     apply database migrations to DATABASE_URL
+//	queueless seed        demo institutions, mockapi links, waiting tickets (-h)
 //	queueless routes      print every route, one "METHOD /path" a line
 //	queueless healthcheck GET /healthz on ADDR; exit 0 when it answers 200
 //	queueless env         print the configuration variables as a table
@@ -59,15 +60,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, log, stdout)
 	case "migrate":
 		return migrate(ctx, cfg)
+	case "seed":
+		return seed(ctx, cfg, log, args[1:], stdout, stderr)
 	case "routes":
 		return routes(ctx, cfg, log, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: queueless [serve|migrate|routes|healthcheck|env]")
+		fmt.Fprintln(stdout, "usage: queueless [serve|migrate|seed|routes|healthcheck|env]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, routes, healthcheck, env)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, seed, routes, healthcheck, env)", cmd)
 }
 
 func serve(ctx context.Context, cfg app.Config, log *slog.Logger, stdout io.Writer) error {
