@@ -100,7 +100,9 @@ func TestHTTPJourney(t *testing.T) {
 			t.Fatalf("second advance = %s", r.Body)
 		}
 		r = s.Do(testapp.Request{Method: "GET", Path: "/api/v1/tickets/" + tid + "/notifications"})
-		var notes struct{ Items []struct{ Event, Message, TicketID string } }
+		var notes struct {
+			Items []struct{ Event, Message, TicketID string }
+		}
 		r.JSON(t, &notes)
 		var evs []string
 		for _, n := range notes.Items {

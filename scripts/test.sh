@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh is the one test command: it makes sure PostgreSQL and Redis are
-# installed, running and answering, sets TEST_DATABASE_URL, TEST_REDIS_URL
-# and PG_BIN, then runs go vet, every Go test under -race, and the k6 script
-# check. Extra arguments go to `go test`, e.g. ./scripts/test.sh -run TestJoin.
+# installed, running and answering (and Chromium and Node.js, for the
+# browser tests), sets TEST_DATABASE_URL, TEST_REDIS_URL and PG_BIN, then
+# runs go vet, every Go test under -race, and the k6 script check. Extra
+# arguments go to `go test`, e.g. ./scripts/test.sh -run TestJoin.
 #
 # Installing and starting services needs root (as in CI); otherwise it tells
 # you what to do. Set TEST_DATABASE_URL / TEST_REDIS_URL to use servers of
@@ -79,6 +80,14 @@ ensure_tools() {
 	if ! have redis-cli; then
 		pkgs+=(redis-tools)
 	fi
+	# The browser tests (web/browser_test.go) drive Debian's Chromium with
+	# playwright-core, which they npm ci into web/e2e when it is missing.
+	if ! have chromium; then
+		pkgs+=(chromium)
+	fi
+	if ! have node || ! have npm; then
+		pkgs+=(nodejs npm)
+	fi
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		if is_root; then
 			apt_install "${pkgs[@]}"
@@ -97,6 +106,11 @@ ensure_tools() {
 		note "redis-server: $(command -v redis-server)"
 	else
 		note "no redis-server: tests of a private Redis will skip (and fail in CI)"
+	fi
+	if have chromium; then
+		note "chromium: $(command -v chromium)"
+	else
+		note "no chromium: the browser tests will skip (and fail in CI)"
 	fi
 	if ! have go && [ -x /usr/local/go/bin/go ]; then
 		PATH=$PATH:/usr/local/go/bin

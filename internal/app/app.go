@@ -21,6 +21,7 @@ import (
 	"github.com/queueless/queueless/institutions"
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/web"
 )
 
 // App is one running QueueLess server.
@@ -30,6 +31,7 @@ type App struct {
 	Queue    *queue.Service
 	Auth     *auth.Service
 	HTTP     *httpapi.Server
+	Sync     *institutions.Syncer
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    *redis.Client
@@ -101,8 +103,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.HTTP = httpapi.New(httpapi.Config{
 		Queue: a.Queue, Auth: a.Auth, Logger: log, Checks: checks, Registry: a.Registry,
 		RequestTimeout: cfg.RequestTimeout, IPExtractor: ipx,
+		JoinMiddleware: a.joinMiddleware(), AllowedOrigins: cfg.AllowedOrigins,
 	})
+	if err := web.Register(a.HTTP.Echo()); err != nil {
+		return nil, err
+	}
 	if err := a.setupLive(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.setupSync(ctx); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -161,6 +170,7 @@ func (a *App) Start(ctx context.Context) {
 		defer a.workers.Done()
 		a.Queue.RunSweeper(ctx, a.cfg.SweepInterval)
 	}()
+	a.startSync(ctx)
 }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down: stop accepting,

@@ -1,0 +1,404 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/queueless/queueless/internal/testenv"
+)
+
+// The browser tests drive the real pages in Debian's Chromium, through
+// playwright-core (web/e2e), against the real server binary in production
+// mode (PostgreSQL and Redis), run as a process so that a test can stop and
+// start it. Go owns the servers; the node tests ask for restarts through a
+// small control endpoint.
+
+var updateScreenshots = flag.Bool("screenshots", false, "also write the README screenshots to docs/screenshots")
+
+const browserAdminToken = "browser-test-admin-token-0123456789"
+
+// browserTestTimeout bounds the node run: the tests take ~20 s; a hung
+// browser must not hold the whole suite until go test's -timeout.
+const browserTestTimeout = 4 * time.Minute
+
+func TestBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	node := requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
+	requireNode20(t, node)
+	e2e, err := filepath.Abs("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensureNodeModules(t, e2e)
+
+	dbURL, redisURL, redisPrefix := testenv.NewSchema(t), testenv.RedisURL(t), testenv.RedisPrefix(t)
+	bin := buildServer(t)
+	env := []string{
+		"DATABASE_URL=" + dbURL,
+		"REDIS_URL=" + redisURL,
+		"REDIS_PREFIX=" + redisPrefix,
+		"ADMIN_TOKEN=" + browserAdminToken,
+		"LOG_FORMAT=json",
+		"LOG_LEVEL=warn",
+		"SHUTDOWN_TIMEOUT=5s",
+		// Every request comes from 127.0.0.1: no join throttling.
+		"JOIN_RATE=off",
+		"JOIN_PHONE_RATE=off",
+	}
+	logDir := t.TempDir()
+	servers := map[string]*serverProcess{
+		"main":  {t: t, bin: bin, env: env, port: testenv.FreePort(t), logPath: filepath.Join(logDir, "main.log")},
+		"other": {t: t, bin: bin, env: env, port: testenv.FreePort(t), logPath: filepath.Join(logDir, "other.log")},
+	}
+	for _, s := range servers {
+		t.Cleanup(s.stop)
+	}
+	if err := servers["main"].start(); err != nil {
+		t.Fatal(err)
+	}
+	control := httptest.NewServer(controlHandler(servers))
+	t.Cleanup(control.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, s := range servers {
+				t.Logf("server %s log (tail):\n%s", name, tail(s.logPath, 4000))
+			}
+		}
+	})
+
+	// Pictures of the pages when a test fails; kept after the run (and out
+	// of git) for a look at what the browser showed.
+	artifacts := filepath.Join(e2e, "artifacts")
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	runEnv := append(os.Environ(),
+		"QL_BASE_URL="+servers["main"].url(),
+		"QL_CONTROL_URL="+control.URL,
+		"QL_ADMIN_TOKEN="+browserAdminToken,
+		"QL_CHROMIUM="+chromium,
+		"QL_ARTIFACTS="+artifacts,
+	)
+	if *updateScreenshots {
+		// First, on the fresh database, before the tests add their offices.
+		out, err := filepath.Abs(filepath.Join("..", "docs", "screenshots"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runNode(t, node, e2e, append(runEnv, "QL_SCREENSHOTS="+out), "screenshots.mjs")
+	}
+
+	start := time.Now()
+	runNode(t, node, e2e, runEnv, "--test", "--test-reporter=spec", "--test-concurrency=1", "pages.test.mjs")
+	t.Logf("browser tests took %s", time.Since(start).Round(time.Millisecond))
+	if t.Failed() {
+		t.Logf("screenshots of the failure, if any: %s", artifacts)
+	}
+}
+
+// findChromium returns Debian's chromium, or ends the test: a failure in CI,
+// where ./scripts/test.sh installs it, a skip elsewhere.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("QL_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	missing(t, "chromium", "run ./scripts/test.sh as root (it installs it), or apt-get install chromium")
+	return ""
+}
+
+func requireProgram(t *testing.T, name, hint string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name, hint)
+	}
+	return p
+}
+
+func missing(t *testing.T, what, hint string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found: in CI the browser tests must run, not skip; %s", what, hint)
+	}
+	t.Skipf("%s not found: %s", what, hint)
+}
+
+// requireNode20 checks the version playwright-core needs.
+func requireNode20(t *testing.T, node string) {
+	t.Helper()
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		t.Fatalf("node --version: %v", err)
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 20 {
+		missing(t, "Node.js 20 or later", fmt.Sprintf("%s is version %s; playwright-core needs 20 or later", node, v))
+	}
+}
+
+// ensureNodeModules runs npm ci when playwright-core is missing from
+// node_modules, or is not the version package-lock.json names.
+func ensureNodeModules(t *testing.T, dir string) {
+	t.Helper()
+	want, err := lockedVersion(filepath.Join(dir, "package-lock.json"), "node_modules/playwright-core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := installedVersion(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err == nil && got == want {
+		return
+	}
+	npm := requireProgram(t, "npm", "install npm (apt-get install npm)")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	// playwright-core downloads no browser; say so anyway.
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	t.Logf("npm ci in %s took %s", dir, time.Since(start).Round(time.Millisecond))
+}
+
+func lockedVersion(lockPath, pkg string) (string, error) {
+	b, err := os.ReadFile(lockPath)
+	if err != nil {
+		return "", err
+	}
+	var lock struct {
+		Packages map[string]struct{ Version string } `json:"packages"`
+	}
+	if err := json.Unmarshal(b, &lock); err != nil {
+		return "", fmt.Errorf("%s: %w", lockPath, err)
+	}
+	v := lock.Packages[pkg].Version
+	if v == "" {
+		return "", fmt.Errorf("%s does not lock %s", lockPath, pkg)
+	}
+	return v, nil
+}
+
+func installedVersion(pkgJSON string) (string, error) {
+	b, err := os.ReadFile(pkgJSON)
+	if err != nil {
+		return "", err
+	}
+	var p struct{ Version string }
+	err = json.Unmarshal(b, &p)
+	return p.Version, err
+}
+
+// buildServer builds cmd/queueless, with the race detector when this test
+// runs with it (the packages are then already in the build cache).
+func buildServer(t *testing.T) string {
+	t.Helper()
+	// go test puts its own toolchain first on PATH.
+	gobin := requireProgram(t, "go", "put go on PATH")
+	bin := filepath.Join(t.TempDir(), "queueless")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/queueless")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gobin, args...)
+	cmd.Dir = ".."
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("built the server in %s (race detector: %v)", time.Since(start).Round(time.Millisecond), raceEnabled)
+	return bin
+}
+
+// runNode runs node in dir and copies its output to the test log, line by
+// line, as it comes.
+func runNode(t *testing.T, node, dir string, env []string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.WaitDelay = 10 * time.Second
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			t.Log(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err := cmd.Run()
+	pw.Close()
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("node %s: no result within %s", strings.Join(args, " "), browserTestTimeout)
+	}
+	if err != nil {
+		t.Fatalf("node %s: %v", strings.Join(args, " "), err)
+	}
+}
+
+// serverProcess is one queueless server on a fixed port, so that it comes
+// back where the pages expect it.
+type serverProcess struct {
+	t       *testing.T
+	bin     string
+	env     []string
+	port    int
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (s *serverProcess) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.port) }
+
+func (s *serverProcess) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return nil
+	}
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, "serve")
+	cmd.Env = append(append([]string{}, s.env...), "ADDR=127.0.0.1:"+strconv.Itoa(s.port), "PATH="+os.Getenv("PATH"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start server: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.Wait()
+		logf.Close()
+	}()
+	s.cmd, s.done = cmd, done
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-done:
+			s.cmd = nil
+			return fmt.Errorf("server on port %d exited at start: %v\n%s", s.port, err, tail(s.logPath, 2000))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server on port %d did not answer /healthz within 60s\n%s", s.port, tail(s.logPath, 2000))
+		}
+	}
+}
+
+// stop shuts the server down as an orchestrator would (SIGTERM), and kills
+// it if it does not go in time.
+func (s *serverProcess) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		s.t.Errorf("server on port %d ignored SIGTERM for 15s; killing it", s.port)
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// controlHandler lets the node tests stop and start the servers:
+// POST /start?server=main|other answers {"url": ...} once it is healthy;
+// POST /stop?server=... once it has exited.
+func controlHandler(servers map[string]*serverProcess) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /{action}", func(w http.ResponseWriter, r *http.Request) {
+		s := servers[r.URL.Query().Get("server")]
+		if s == nil {
+			http.Error(w, "unknown server", http.StatusNotFound)
+			return
+		}
+		var err error
+		switch r.PathValue("action") {
+		case "start":
+			err = s.start()
+		case "stop":
+			s.stop()
+		default:
+			http.Error(w, "unknown action", http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"url": s.url()})
+	})
+	return mux
+}
+
+// tail returns the end of a log file.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err.Error()
+	}
+	if st.Size() > n {
+		if _, err := f.Seek(st.Size()-n, io.SeekStart); err != nil {
+			return err.Error()
+		}
+	}
+	b, err := io.ReadAll(f)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err.Error()
+	}
+	return string(b)
+}

@@ -1,0 +1,80 @@
+// Small formatting helpers shared by the pages.
+
+/** waitText says an estimated wait in words; null means unknown. */
+export function waitText(seconds) {
+  if (seconds == null) return 'Unknown';
+  if (seconds <= 0) return 'Any moment now';
+  if (seconds < 60) return 'Under a minute';
+  const min = Math.round(seconds / 60);
+  if (min < 60) return `About ${min} min`;
+  const h = Math.floor(min / 60);
+  const m = min % 60;
+  return m ? `About ${h} h ${m} min` : `About ${h} h`;
+}
+
+/** shortWait is waitText for tight spaces. */
+export function shortWait(seconds) {
+  if (seconds == null) return '—';
+  if (seconds <= 0) return 'Now';
+  if (seconds < 60) return '< 1 min';
+  const min = Math.round(seconds / 60);
+  if (min < 60) return `${min} min`;
+  return `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+const statusWords = { open: 'Open', paused: 'Paused', closed: 'Closed' };
+
+/** statusText is an institution status in words. */
+export function statusText(status) {
+  return statusWords[status] || status;
+}
+
+/** clock formats a time as the reader's local hours and minutes. */
+export function clock(t, withSeconds = false) {
+  const d = t instanceof Date ? t : new Date(t);
+  if (Number.isNaN(d.getTime())) return '';
+  const opts = { hour: '2-digit', minute: '2-digit' };
+  if (withSeconds) opts.second = '2-digit';
+  return d.toLocaleTimeString([], opts);
+}
+
+/** ago says how long ago t was, roughly. */
+export function ago(t, now = Date.now()) {
+  const s = Math.max(0, Math.round((now - Date.parse(t)) / 1000));
+  if (s < 60) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${m % 60} min ago`;
+}
+
+/** el builds an element: el('li', {class: 'x', text: 'y'}, child...). */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) {
+    if (c == null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+/** say sets an element's text and unhides it, or hides it when text is empty. */
+export function say(node, text) {
+  node.textContent = text || '';
+  node.hidden = !text;
+}
+
+/** flash restarts a CSS highlight animation on node. */
+export function flash(node, cls = 'flash') {
+  node.classList.remove(cls);
+  void node.offsetWidth; // restart the animation
+  node.classList.add(cls);
+}

@@ -1,0 +1,480 @@
+// The phone page: pick an office, take a number, then watch it live until
+// it is your turn. The ticket is kept in localStorage, so a reload or a
+// closed tab comes back to it.
+
+import { api, ApiError, errorText, newKey } from './api.js';
+import { Live, newerTicket } from './live.js';
+import { waitText, shortWait, statusText, el, say, flash, clock } from './format.js';
+
+const STORE = 'queueless.ticket';
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  loading: $('loading'),
+  conn: $('conn'),
+  pick: $('pick'),
+  pickError: $('pick-error'),
+  pickRetry: $('pick-retry'),
+  list: $('institutions'),
+  join: $('join'),
+  joinForm: $('join-form'),
+  phone: $('phone'),
+  phoneError: $('phone-error'),
+  threshold: $('threshold'),
+  joinError: $('join-error'),
+  joinSubmit: $('join-submit'),
+  ticket: $('ticket'),
+  card: $('t-card'),
+  turn: $('t-turn'),
+  news: $('t-news'),
+  announcements: $('t-announcements'),
+  dialog: $('cancel-dialog'),
+};
+
+let institutions = [];
+let chosen = null; // the institution on the join view
+let joinKey = null; // Idempotency-Key of the join being tried, reused on retry
+let pickTimer = 0;
+
+// The ticket view's state.
+let saved = null; // {id, institution_id, number, institution_name}
+let ticket = null;
+let live = null;
+let lastBuzz = 0;
+let seenNotifications = new Set();
+
+function showView(name) {
+  for (const v of ['loading', 'pick', 'join', 'ticket']) ui[v].hidden = v !== name;
+  if (name !== 'pick') clearInterval(pickTimer);
+}
+
+function setConn(text) {
+  say(ui.conn, text);
+}
+
+// ---------- pick an office ----------
+
+async function showPick(message) {
+  stopLive();
+  showView('pick');
+  document.title = 'QueueLess – get in line';
+  say(ui.pickError, message || '');
+  await loadInstitutions();
+  clearInterval(pickTimer);
+  if (!ui.pick.hidden) pickTimer = setInterval(loadInstitutions, 15000);
+}
+
+async function loadInstitutions() {
+  try {
+    const res = await api('GET', 'institutions');
+    institutions = res.items || [];
+    ui.pickRetry.hidden = true;
+    if (ui.pickError.dataset.kind === 'load') say(ui.pickError, '');
+    renderInstitutions();
+  } catch (err) {
+    say(ui.pickError, errorText(err));
+    ui.pickError.dataset.kind = 'load';
+    ui.pickRetry.hidden = false;
+  }
+}
+
+function renderInstitutions() {
+  if (!institutions.length) {
+    ui.list.replaceChildren(el('li', { class: 'muted', text: 'No offices are using QueueLess yet.' }));
+    return;
+  }
+  ui.list.replaceChildren(
+    ...institutions.map((inst) =>
+      el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'inst',
+            dataset: { id: inst.id },
+            onclick: () => showJoin(inst),
+          },
+          el('span', { class: 'inst-name', text: inst.name }),
+          el('span', { class: 'chevron', 'aria-hidden': 'true', text: '›' }),
+          el('span', { class: 'inst-address', text: inst.address || '' }),
+          el(
+            'span',
+            { class: 'inst-meta' },
+            el('span', { class: `badge ${inst.status}`, text: statusText(inst.status) }),
+            el('span', { text: `${inst.waiting_count} waiting` }),
+            el('span', { text: instWait(inst) === 'No wait' ? 'No wait' : `Wait: ${instWait(inst).toLowerCase()}` }),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// instWait is the wait a newcomer can expect, in words.
+function instWait(inst) {
+  if (inst.estimated_wait_seconds == null) return inst.waiting_count === 0 ? 'No wait' : 'Unknown';
+  return waitText(inst.estimated_wait_seconds);
+}
+
+// ---------- join ----------
+
+function showJoin(inst) {
+  chosen = inst;
+  joinKey = null;
+  showView('join');
+  $('join-title').textContent = inst.name;
+  $('join-address').textContent = inst.address || '';
+  renderJoinFacts();
+  say(ui.joinError, '');
+  say(ui.phoneError, '');
+  ui.phone.removeAttribute('aria-invalid');
+  document.title = `${inst.name} – QueueLess`;
+  $('join-title').focus();
+  refreshChosen();
+}
+
+function renderJoinFacts() {
+  const inst = chosen;
+  const badge = el('span', { class: `badge ${inst.status}`, text: statusText(inst.status) });
+  $('join-status').replaceChildren(badge);
+  $('join-waiting').textContent = String(inst.waiting_count);
+  $('join-wait').textContent = inst.estimated_wait_seconds == null ? instWait(inst) : shortWait(inst.estimated_wait_seconds);
+  const open = inst.status === 'open';
+  ui.joinSubmit.disabled = !open;
+  if (!open) say(ui.joinError, `This office is ${inst.status} and is not giving out numbers right now.`);
+}
+
+async function refreshChosen() {
+  try {
+    const inst = await api('GET', `institutions/${chosen.id}`);
+    if (chosen && chosen.id === inst.id) {
+      chosen = inst;
+      renderJoinFacts();
+    }
+  } catch {
+    /* the list's figures stay; joining tells what is wrong */
+  }
+}
+
+async function join(ev) {
+  ev.preventDefault();
+  const phone = ui.phone.value.replace(/[\s-]/g, '');
+  if (phone && !/^0\d{10}$/.test(phone)) {
+    say(ui.phoneError, 'Enter 11 digits starting with 0, like 09171234567, or leave it empty.');
+    ui.phone.setAttribute('aria-invalid', 'true');
+    ui.phone.focus();
+    return;
+  }
+  say(ui.phoneError, '');
+  ui.phone.removeAttribute('aria-invalid');
+  say(ui.joinError, '');
+  const body = { near_turn_threshold: Number(ui.threshold.value) };
+  if (phone) body.phone = phone;
+  // The same key on a retry: a join whose answer was lost is not issued twice.
+  joinKey = joinKey || newKey();
+  ui.joinSubmit.disabled = true;
+  ui.joinSubmit.textContent = 'Getting your number…';
+  try {
+    const t = await api('POST', `institutions/${chosen.id}/tickets`, {
+      body,
+      headers: { 'Idempotency-Key': joinKey },
+    });
+    joinKey = null;
+    saved = { id: t.id, institution_id: t.institution_id, number: t.number, institution_name: chosen.name };
+    localStorage.setItem(STORE, JSON.stringify(saved));
+    ui.phone.value = '';
+    openTicket(t);
+  } catch (err) {
+    if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) joinKey = null;
+    say(ui.joinError, errorText(err, { what: 'office' }));
+    if (err.code === 'institution_closed') refreshChosen();
+  } finally {
+    ui.joinSubmit.disabled = chosen && chosen.status !== 'open';
+    ui.joinSubmit.textContent = 'Get my number';
+  }
+}
+
+// ---------- the ticket ----------
+
+function openTicket(initial) {
+  clearInterval(pickTimer);
+  ticket = null;
+  seenNotifications = new Set();
+  ui.announcements.replaceChildren();
+  ui.news.hidden = true;
+  showView('ticket');
+  $('t-label').focus();
+  $('t-inst').textContent = saved.institution_name || '';
+  $('t-number').textContent = String(saved.number);
+  if (initial) render(initial);
+  else $('t-status').textContent = 'Checking your place in line…';
+  if (!saved.institution_name) {
+    api('GET', `institutions/${saved.institution_id}`)
+      .then((inst) => {
+        saved.institution_name = inst.name;
+        localStorage.setItem(STORE, JSON.stringify(saved));
+        $('t-inst').textContent = inst.name;
+      })
+      .catch(() => {});
+  }
+  stopLive();
+  live = new Live(`tickets/${saved.id}/live`, {
+    frame: onFrame,
+    state: (s) => setConn(s === 'live' ? '' : s === 'connecting' ? 'Connecting…' : 'Reconnecting… your number is safe.'),
+    retry: refreshTicket,
+  });
+  live.start();
+  if (!initial) refreshTicket();
+}
+
+function stopLive() {
+  if (live) live.stop();
+  live = null;
+  setConn('');
+}
+
+// refreshTicket asks over HTTP, while the stream is down: the page stays
+// current, and a ticket the server does not know any more is let go.
+async function refreshTicket() {
+  if (!saved) return;
+  const id = saved.id;
+  try {
+    const t = await api('GET', `tickets/${id}`, { timeout: 5000 });
+    if (saved && saved.id === id && newerTicket(ticket, t)) render(t);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 400) && saved && saved.id === id) {
+      forget();
+      showPick('Your earlier number is no longer known here. You can get a new one.');
+    }
+  }
+}
+
+function onFrame(f) {
+  switch (f.type) {
+    case 'snapshot':
+      render(f.ticket); // the current state, whatever came before
+      break;
+    case 'update':
+      if (newerTicket(ticket, f.ticket)) render(f.ticket);
+      break;
+    case 'notification':
+      onNotification(f.notification);
+      break;
+    case 'announcement':
+      addAnnouncement(f.message, f.created_at);
+      break;
+  }
+}
+
+const ACTIVE = new Set(['waiting', 'notified', 'serving']);
+
+function statusSentence(t) {
+  const counter = t.counter ? `counter ${t.counter}` : 'the counter';
+  switch (t.status) {
+    case 'waiting':
+      return `You're in line. We'll tell you when it's nearly your turn.`;
+    case 'notified':
+      return t.people_ahead === 0
+        ? `You're next! Please go near the counters now.`
+        : `Almost your turn: ${t.people_ahead} ahead of you. Please go near the counters.`;
+    case 'serving':
+      return t.checked_in_at
+        ? `You're checked in at ${counter}. You're being served now.`
+        : `It's your turn - go to ${counter}.`;
+    case 'served':
+      return 'All done: you have been served. Thank you!';
+    case 'expired':
+      return 'Your turn passed before you checked in, so this number has expired. You can get a new one.';
+    case 'cancelled':
+      return 'You cancelled this number.';
+    default:
+      return t.status;
+  }
+}
+
+function render(t) {
+  const prev = ticket;
+  ticket = t;
+  if (saved && saved.number !== t.number) {
+    saved.number = t.number;
+    localStorage.setItem(STORE, JSON.stringify(saved));
+  }
+  const serving = t.status === 'serving';
+  const active = ACTIVE.has(t.status);
+  const waiting = t.status === 'waiting' || t.status === 'notified';
+  ui.card.dataset.status = t.status;
+  $('t-number').textContent = String(t.number);
+  const sentence = statusSentence(t);
+  // "Your turn" interrupts a screen reader; the rest waits for a pause.
+  $('t-status').setAttribute('aria-live', serving && !t.checked_in_at ? 'assertive' : 'polite');
+  if ($('t-status').textContent !== sentence) $('t-status').textContent = sentence;
+  $('t-now').textContent = t.now_serving ? String(t.now_serving) : '—';
+  $('t-ahead').textContent = waiting ? String(t.people_ahead) : '—';
+  $('t-wait').textContent = !waiting
+    ? '—'
+    : t.estimated_wait_seconds == null
+      ? t.people_ahead === 0
+        ? 'Any moment'
+        : 'Unknown'
+      : shortWait(t.estimated_wait_seconds);
+  $('t-facts').hidden = !waiting;
+
+  ui.turn.hidden = !(serving && !t.checked_in_at);
+  $('t-turn-counter').textContent = t.counter ? `Go to counter ${t.counter}` : 'Go to the counter';
+  $('t-checkin').hidden = !(serving && !t.checked_in_at);
+  $('t-checkin').textContent = t.counter ? `I'm at counter ${t.counter}` : `I'm at the counter`;
+  $('t-cancel').hidden = !active;
+  $('t-new').hidden = active;
+
+  if (serving && !t.checked_in_at && (!prev || prev.status !== 'serving')) {
+    buzz([400, 150, 400, 150, 600]);
+    flash(ui.turn);
+  } else if (t.status === 'notified' && prev && prev.status === 'waiting') {
+    buzz([200]);
+  }
+
+  document.title = titleFor(t);
+  // A finished number changes no more: let its stream go.
+  if (!active) stopLive();
+}
+
+function titleFor(t) {
+  switch (t.status) {
+    case 'serving':
+      return t.checked_in_at ? `#${t.number} being served` : `Your turn! ${t.counter ? 'Counter ' + t.counter : ''} – #${t.number}`;
+    case 'waiting':
+    case 'notified':
+      return `#${t.number} · ${t.people_ahead} ahead – QueueLess`;
+    default:
+      return `#${t.number} ${t.status} – QueueLess`;
+  }
+}
+
+function onNotification(n) {
+  if (!n || seenNotifications.has(n.id)) return;
+  seenNotifications.add(n.id);
+  // A recall: it is (still) your turn; make it felt again.
+  if (n.event === 'turn_called' && ticket && ticket.status === 'serving' && !ticket.checked_in_at) {
+    buzz([400, 150, 400, 150, 600]);
+    flash(ui.turn);
+  }
+}
+
+// buzz vibrates where the browser allows it, at most once in a few seconds
+// (an update and its notification arrive together).
+function buzz(pattern) {
+  const now = Date.now();
+  if (now - lastBuzz < 3000) return;
+  lastBuzz = now;
+  // Without a tap on the page first (as after a reload) browsers refuse,
+  // and say so in the console.
+  if (navigator.userActivation && !navigator.userActivation.hasBeenActive) return;
+  try {
+    navigator.vibrate?.(pattern);
+  } catch {
+    /* not allowed here */
+  }
+}
+
+function addAnnouncement(message, at) {
+  ui.news.hidden = false;
+  const item = el('li', {}, el('time', { datetime: at || '', text: at ? clock(at) : '' }), el('span', { text: message }));
+  ui.announcements.prepend(item);
+  while (ui.announcements.children.length > 5) ui.announcements.lastChild.remove();
+  flash(item);
+}
+
+async function checkIn() {
+  const btn = $('t-checkin');
+  btn.disabled = true;
+  say($('t-error'), '');
+  try {
+    const t = await api('POST', `tickets/${saved.id}/check-in`);
+    if (newerTicket(ticket, t)) render(t);
+  } catch (err) {
+    say(
+      $('t-error'),
+      errorText(err, { what: 'number', invalidState: 'You can check in only while it is your turn.' }),
+    );
+    refreshTicket();
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function askCancel() {
+  say($('t-error'), '');
+  $('cancel-title').textContent = `Cancel number ${ticket ? ticket.number : saved.number}?`;
+  ui.dialog.showModal();
+}
+
+async function confirmCancel() {
+  ui.dialog.close();
+  const btn = $('t-cancel');
+  btn.disabled = true;
+  try {
+    const t = await api('POST', `tickets/${saved.id}/cancel`);
+    if (newerTicket(ticket, t)) render(t);
+  } catch (err) {
+    say(
+      $('t-error'),
+      errorText(err, { what: 'number', invalidState: 'This number is finished already and cannot be cancelled.' }),
+    );
+    refreshTicket();
+  } finally {
+    btn.disabled = false;
+    if (!$('t-new').hidden) $('t-new').focus();
+  }
+}
+
+function forget() {
+  stopLive();
+  saved = null;
+  ticket = null;
+  localStorage.removeItem(STORE);
+}
+
+function newTicket() {
+  const inst = saved && institutions.find((i) => i.id === saved.institution_id);
+  forget();
+  showPick();
+  if (inst) showJoin(inst);
+  else $('pick-title').focus();
+}
+
+// ---------- start ----------
+
+function loadSaved() {
+  try {
+    const s = JSON.parse(localStorage.getItem(STORE) || 'null');
+    if (s && typeof s.id === 'string' && Number.isInteger(s.institution_id)) return s;
+  } catch {
+    /* ignore a damaged entry */
+  }
+  localStorage.removeItem(STORE);
+  return null;
+}
+
+ui.joinForm.addEventListener('submit', join);
+$('join-back').addEventListener('click', () => showPick());
+ui.pickRetry.addEventListener('click', () => loadInstitutions());
+$('t-checkin').addEventListener('click', checkIn);
+$('t-cancel').addEventListener('click', askCancel);
+$('t-new').addEventListener('click', newTicket);
+$('cancel-keep').addEventListener('click', () => ui.dialog.close());
+$('cancel-confirm').addEventListener('click', confirmCancel);
+window.addEventListener('storage', (ev) => {
+  // Another tab took or dropped a ticket: follow it.
+  if (ev.key !== STORE) return;
+  const s = loadSaved();
+  if (s && (!saved || s.id !== saved.id)) {
+    saved = s;
+    openTicket(null);
+  }
+});
+
+saved = loadSaved();
+if (saved) openTicket(null);
+else showPick();
