@@ -7,8 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +31,21 @@ func readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
+	}
+	// The request's context does not interrupt a read: the connection's
+	// read deadline cuts off a client that sends its body a byte at a time.
+	// It is cleared once the body is in, because net/http goes on reading
+	// in the background, and a deadline firing then would cancel the
+	// context of every later request on the connection; should it have
+	// fired, the connection is closed after this answer.
+	rc := http.NewResponseController(c.Response())
+	if deadline, ok := r.Context().Deadline(); ok && rc.SetReadDeadline(deadline) == nil {
+		defer func() {
+			_ = rc.SetReadDeadline(time.Time{})
+			if !time.Now().Before(deadline) {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+			}
+		}()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes))
 	if err != nil {
@@ -64,7 +82,11 @@ func decodeJSON(body []byte, v any) error {
 	if body == nil {
 		return nil
 	}
-	if err := checkShape(body); err != nil {
+	keys, err := checkShape(body)
+	if err != nil {
+		return err
+	}
+	if err := exactFields(v, keys); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -87,9 +109,11 @@ func decodeBody(c echo.Context, v any) error {
 	return decodeJSON(body, v)
 }
 
-// checkShape rejects a body that is not an object, nests too deep or repeats
-// a key (encoding/json would silently keep the last one).
-func checkShape(body []byte) error {
+// checkShape rejects a body that is not an object, nests too deep, repeats
+// a key (encoding/json would silently keep the last one) or holds a NUL
+// character (PostgreSQL text cannot store one). It returns the keys of the
+// top-level object.
+func checkShape(body []byte) (keys []string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	type frame struct {
@@ -105,13 +129,16 @@ func checkShape(body []byte) error {
 			break
 		}
 		if err != nil {
-			return invalid("the request body is not valid JSON")
+			return nil, invalid("the request body is not valid JSON")
 		}
 		if first {
 			if d, ok := tok.(json.Delim); !ok || d != '{' {
-				return invalid("the request body must be a JSON object")
+				return nil, invalid("the request body must be a JSON object")
 			}
 			first = false
+		}
+		if str, ok := tok.(string); ok && strings.IndexByte(str, 0) >= 0 {
+			return nil, invalid("the request body must not contain NUL characters")
 		}
 		var top *frame
 		if len(stack) > 0 {
@@ -120,9 +147,12 @@ func checkShape(body []byte) error {
 		if top != nil && top.object && top.expect {
 			if key, ok := tok.(string); ok {
 				if top.keys[key] {
-					return invalid("field %q appears more than once", key)
+					return nil, invalid("field %q appears more than once", key)
 				}
 				top.keys[key] = true
+				if len(stack) == 1 {
+					keys = append(keys, key)
+				}
 				top.expect = false
 				continue
 			}
@@ -135,7 +165,7 @@ func checkShape(body []byte) error {
 					top.expect = true
 				}
 				if len(stack) >= maxJSONDepth {
-					return invalid("the request body nests deeper than %d levels", maxJSONDepth)
+					return nil, invalid("the request body nests deeper than %d levels", maxJSONDepth)
 				}
 				stack = append(stack, &frame{object: d == '{', keys: map[string]bool{}, expect: d == '{'})
 			case '}', ']':
@@ -147,7 +177,64 @@ func checkShape(body []byte) error {
 			}
 		}
 	}
+	return keys, nil
+}
+
+// exactFields rejects a key that names a field of the struct v points to
+// only when case is ignored, as encoding/json would take it: "PHONE" next
+// to "phone" would otherwise slip past the check for repeated keys, and a
+// body must mean the same to this server as to any proxy or log reader.
+func exactFields(v any, keys []string) error {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	names := jsonNames(t.Elem())
+	for _, k := range keys {
+		if !names[k] {
+			return invalid("unknown field %q", k)
+		}
+	}
 	return nil
+}
+
+var jsonNamesCache sync.Map // reflect.Type -> map[string]bool
+
+// jsonNames returns the JSON names of a struct's fields, as encoding/json
+// finds them.
+func jsonNames(t reflect.Type) map[string]bool {
+	if m, ok := jsonNamesCache.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" && f.Tag.Get("json") == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for n := range jsonNames(ft) {
+					names[n] = true
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+	jsonNamesCache.Store(t, names)
+	return names
 }
 
 func describeJSONError(err error) error {

@@ -52,7 +52,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	status, code, msg := s.classify(err)
 	ctx := c.Request().Context()
 	if status >= 500 {
-		s.log.ErrorContext(ctx, "request failed", "status", status, "error", err.Error(),
+		// A 503 is overload or a dependency away: expected, and frequent in
+		// a flash crowd, so a warning; anything else is a bug.
+		s.log.Log(ctx, logLevel(status), "request failed", "status", status, "error", err.Error(),
 			"method", c.Request().Method, "path", c.Request().URL.Path)
 	}
 	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
@@ -107,7 +109,10 @@ func invalid(format string, args ...any) error {
 }
 
 func logLevel(status int) slog.Level {
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
 		return slog.LevelError
 	}
 	return slog.LevelInfo

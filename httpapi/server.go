@@ -38,6 +38,9 @@ type Config struct {
 	IPExtractor echo.IPExtractor
 	// JoinMiddleware wraps the join handler (throttling, admission control).
 	JoinMiddleware []echo.MiddlewareFunc
+	// AllowedOrigins may make cross-origin requests (CORS), compared
+	// exactly; none when empty.
+	AllowedOrigins []string
 }
 
 // Server is the HTTP API.
@@ -80,6 +83,9 @@ func New(cfg Config) *Server {
 	cfg.Registry.MustRegister(s.latency)
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.requestID, s.observe, s.securityHeaders, s.timeout)
+	if len(cfg.AllowedOrigins) > 0 {
+		e.Use(cors(cfg.AllowedOrigins))
+	}
 	s.routes()
 	return s
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ulule/limiter/v3"
 )
 
 // Config is every setting of the server, read from the environment.
@@ -27,6 +29,11 @@ type Config struct {
 	LogLevel        string
 	TrustedProxies  []*net.IPNet
 	AllowedOrigins  []string
+	JoinRate        limiter.Rate // per client address per institution; a zero Limit is no limit
+	JoinPhoneRate   limiter.Rate // per phone number; a zero Limit is no limit
+	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
+	WSMaxPerIP      int          // live connections per client address; 0 is no cap
+	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
 }
 
 // envVar describes one variable for the README and for errors.
@@ -105,6 +112,33 @@ var envVars = []envVar{
 		c.AllowedOrigins = splitList(v)
 		return nil
 	}},
+	{"WS_MAX_PER_IP", "50", "most live WebSocket connections from one client address (0..100000, 0: no cap); past it 429", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100000 {
+			return errors.New("must be an integer from 0 to 100000")
+		}
+		c.WSMaxPerIP = n
+		return nil
+	}},
+	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
+	{"JOIN_PHONE_RATE", "10-H", "joins allowed per phone number, whatever the institution, as COUNT-PERIOD like JOIN_RATE; off: no limit", rateVar(func(c *Config) *limiter.Rate { return &c.JoinPhoneRate })},
+	{"JOIN_MAX_IN_FLIGHT", "256", "joins one instance works on at once (1..100000); beyond it a join gets 503 with Retry-After at once instead of queueing for the database", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			return errors.New("must be an integer from 1 to 100000")
+		}
+		c.JoinMaxInFlight = n
+		return nil
+	}},
+	{"SYNC_TICK", "1s", "how often each instance lists the links, picks up new ones and tries their poll leases (100ms..1m)", durationVar(func(c *Config) *time.Duration { return &c.Sync.Tick }, 100*time.Millisecond, time.Minute)},
+	{"SYNC_LEASE_TTL", "15s", "how long a poll lease lasts unrenewed: how soon another instance takes over a link whose poller died (1s..10m; at least twice SYNC_TIMEOUT)", durationVar(func(c *Config) *time.Duration { return &c.Sync.LeaseTTL }, time.Second, 10*time.Minute)},
+	{"SYNC_TIMEOUT", "5s", "deadline of one poll of an outside queue (100ms..1m)", durationVar(func(c *Config) *time.Duration { return &c.Sync.Timeout }, 100*time.Millisecond, time.Minute)},
+	{"SYNC_BACKOFF_MAX", "60s", "longest wait between failed polls; waits double from the poll interval, with jitter (100ms..1h)", durationVar(func(c *Config) *time.Duration { return &c.Sync.BackoffMax }, 100*time.Millisecond, time.Hour)},
+	{"SYNC_BREAKER_FAILURES", "5", "consecutive failed polls that open a link's circuit breaker (1..1000)", intVar(func(c *Config) *int { return &c.Sync.BreakerFailures }, 1, 1000)},
+	{"SYNC_BREAKER_OPEN", "30s", "how long an open circuit breaker refuses polls before one trial (100ms..1h)", durationVar(func(c *Config) *time.Duration { return &c.Sync.BreakerOpen }, 100*time.Millisecond, time.Hour)},
+	{"SEED_TICKETS", "0", "embedded mode: waiting tickets each demo institution starts with (0..100000); default of `queueless seed -tickets`", intVar(func(c *Config) *int { return &c.Sync.SeedTickets }, 0, 100000)},
+	{"SEED_MOCKAPI_URL", "", "embedded mode: import the institutions of this mockapi at start-up and link them in poll mode, like http://localhost:9090; default of `queueless seed -mockapi`", mockAPIURLVar},
+	{"SEED_POLL_INTERVAL", "2s", "poll interval of the links seeding makes (100ms..1h)", durationVar(func(c *Config) *time.Duration { return &c.Sync.SeedPollInterval }, 100*time.Millisecond, time.Hour)},
 }
 
 func splitList(v string) []string {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulule/limiter/v3"
+
 	"github.com/queueless/queueless/internal/app"
 	"github.com/queueless/queueless/internal/testenv"
 )
@@ -60,6 +62,9 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	cfg.AdminToken = AdminToken
 	cfg.SweepInterval = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
+	// No join throttle or admission control unless a test asks for them:
+	// tests send every request from 127.0.0.1, often hundreds at once.
+	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, 0
 	if mode == Production {
 		cfg.DatabaseURL = testenv.NewSchema(t)
 		cfg.RedisURL = testenv.RedisURL(t)
@@ -105,8 +110,13 @@ func StartConfig(t testing.TB, cfg app.Config) *Server {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), App: a, Config: cfg, t: t,
+	s := &Server{URL: "http://" + ln.Addr().String(), App: a, Config: cfg, t: t,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	// Before the server stops (cleanups run last first): a connection the
+	// client dialled but never used counts as active for 5s in the server's
+	// graceful shutdown, which would wait for it.
+	t.Cleanup(s.Client.CloseIdleConnections)
+	return s
 }
 
 // testWriter sends server logs to the test log, so they show only on failure.
