@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -131,18 +132,6 @@ func wantCode(t *testing.T, err error, code Code) {
 	}
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestContractNumbersAndPeopleAhead(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -178,7 +167,7 @@ func TestContractNumbersAndPeopleAhead(t *testing.T) {
 		if t5.PeopleAhead != 3 || t5.Status != TicketNotified {
 			t.Fatalf("ticket 5 after a cancel ahead: ahead %d status %s, want 3 notified", t5.PeopleAhead, t5.Status)
 		}
-		if ev := h.events(tickets[4].ID); !equalStrings(ev, []string{NotifyNearTurn}) {
+		if ev := h.events(tickets[4].ID); !slices.Equal(ev, []string{NotifyNearTurn}) {
 			t.Fatalf("ticket 5 notifications = %v, want [near_turn]", ev)
 		}
 		// Call two: tickets 1 and 3 (2 is cancelled).
@@ -317,7 +306,7 @@ func TestContractTicketLife(t *testing.T) {
 		if got := h.ticket(a.ID); got.Status != TicketServed || got.CompletedAt == nil {
 			t.Fatalf("a = %s completed %v, want served", got.Status, got.CompletedAt)
 		}
-		if ev := h.events(a.ID); !equalStrings(ev, []string{NotifyNearTurn, NotifyTurnCalled, NotifyCompleted}) {
+		if ev := h.events(a.ID); !slices.Equal(ev, []string{NotifyNearTurn, NotifyTurnCalled, NotifyCompleted}) {
 			t.Fatalf("a notifications = %v", ev)
 		}
 		_, err = h.svc.Cancel(h.ctx, a.ID, Meta{})
@@ -339,7 +328,7 @@ func TestContractTicketLife(t *testing.T) {
 		if n, _ := h.svc.ExpireDue(h.ctx); n != 0 {
 			t.Fatalf("a second sweep expired %d more", n)
 		}
-		if ev := h.events(b.ID); !equalStrings(ev, []string{NotifyNearTurn, NotifyTurnCalled, NotifyTurnCalled, NotifyExpired}) {
+		if ev := h.events(b.ID); !slices.Equal(ev, []string{NotifyNearTurn, NotifyTurnCalled, NotifyTurnCalled, NotifyExpired}) {
 			t.Fatalf("b notifications = %v", ev)
 		}
 		_, err = h.svc.CheckIn(h.ctx, b.ID, Meta{})
@@ -433,7 +422,7 @@ func TestContractVersionAndAudit(t *testing.T) {
 			kinds = append(kinds, e.Kind)
 		}
 		want := []string{AuditCreated, AuditJoined, AuditNotified, AuditCalled, AuditCheckedIn, AuditUpdated, AuditAnnouncement}
-		if !equalStrings(kinds, want) {
+		if !slices.Equal(kinds, want) {
 			t.Fatalf("audit kinds = %v, want %v", kinds, want)
 		}
 		if evs[1].Actor != ActorCitizen || evs[1].RequestID != "req-1" || evs[1].Number == nil || *evs[1].Number != 1 {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -23,18 +24,6 @@ func numbersOf(ts []Ticket) []int64 {
 	return out
 }
 
-func equalNumbers(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestContractSyncCalls(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {
@@ -46,7 +35,7 @@ func TestContractSyncCalls(t *testing.T) {
 		// Walk-ins 2..6 are mirrored; 1..3 are called, 3 at counter 2.
 		two := "2"
 		res := h.sync(inst.ID, OutsideQueue{NowServing: 3, LastIssued: 6, Calls: []Call{{Number: 3, Counter: &two}}})
-		if !res.Changed || !equalNumbers(numbersOf(res.Issued), []int64{2, 3, 4, 5, 6}) || !equalNumbers(numbersOf(res.Called), []int64{1, 2, 3}) {
+		if !res.Changed || !slices.Equal(numbersOf(res.Issued), []int64{2, 3, 4, 5, 6}) || !slices.Equal(numbersOf(res.Called), []int64{1, 2, 3}) {
 			t.Fatalf("first sync: changed %v, issued %v, called %v", res.Changed, numbersOf(res.Issued), numbersOf(res.Called))
 		}
 		if c := res.Called[2].Counter; c == nil || *c != "2" {
@@ -64,7 +53,7 @@ func TestContractSyncCalls(t *testing.T) {
 		}
 		// The walk-ins left waiting are numbered above now_serving and ranked.
 		waiting, _ := h.svc.Store().Tickets(h.ctx, inst.ID, []TicketStatus{TicketWaiting, TicketNotified}, 0, 10)
-		if !equalNumbers(numbersOf(waiting), []int64{4, 5, 6}) || waiting[0].Status != TicketNotified {
+		if !slices.Equal(numbersOf(waiting), []int64{4, 5, 6}) || waiting[0].Status != TicketNotified {
 			t.Fatalf("waiting after sync: %v (first %s), want 4 5 6 with 4 notified", numbersOf(waiting), waiting[0].Status)
 		}
 
@@ -89,7 +78,7 @@ func TestContractSyncCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		res = h.sync(inst.ID, OutsideQueue{NowServing: 5, LastIssued: 6})
-		if !equalNumbers(numbersOf(res.Called), []int64{4}) || h.inst(inst.ID).NowServing != 5 {
+		if !slices.Equal(numbersOf(res.Called), []int64{4}) || h.inst(inst.ID).NowServing != 5 {
 			t.Fatalf("sync past a cancelled 5: called %v, now_serving %d; want [4], 5", numbersOf(res.Called), h.inst(inst.ID).NowServing)
 		}
 		// Calls serve checked-in tickets, as an advance does.
@@ -97,7 +86,7 @@ func TestContractSyncCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		res = h.sync(inst.ID, OutsideQueue{NowServing: 6, LastIssued: 8})
-		if !equalNumbers(numbersOf(res.Served), []int64{1}) || !equalNumbers(numbersOf(res.Called), []int64{6}) {
+		if !slices.Equal(numbersOf(res.Served), []int64{1}) || !slices.Equal(numbersOf(res.Called), []int64{6}) {
 			t.Fatalf("sync with a checked-in ticket: served %v, called %v", numbersOf(res.Served), numbersOf(res.Called))
 		}
 	})
