@@ -9,8 +9,9 @@ run:
 test:
 	./scripts/test.sh
 
+# The Go benchmarks and the load benchmarks; writes docs/BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	./scripts/bench.sh
 
 fmt:
 	gofmt -s -l -w .

@@ -1,0 +1,248 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The live benchmarks: fan-out latency and memory per idle connection,
+// each against the minimal broadcast server.
+
+const benchSourceCIDR = "127.0.1.0/23" // 508 source addresses: ~30 connections each at 15,000
+
+func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
+	qsrv, err := b.queueless(ctx, "queueless-fanout")
+	if err != nil {
+		return nil, err
+	}
+	defer qsrv.stop()
+	msrv, err := b.minimal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer msrv.stop()
+	subs := b.scaled(10000)
+	// Calls far enough apart that one fan-out ends before the next: this
+	// measures latency, not how many fan-outs a second fit.
+	const calls = 20
+	interval := max(200*time.Millisecond, time.Duration(subs/1000)*100*time.Millisecond)
+	s := &BenchSection{Key: "fanout", Title: "Fan-out: one institution's subscribers while staff call",
+		Setup: fmt.Sprintf("QueueLess in production mode (the call commits in PostgreSQL, the event goes through Redis pub/sub to the hub), "+
+			"default settings (`WS_MAX_PER_IP=50`). %d WebSocket subscribers of one institution, connected from %s (3 worker processes), "+
+			"then %d calls (`POST .../advance`, count 1) one every %s. A call's counter name carries its send time; "+
+			"each subscriber measures send-to-frame time. Reference: the minimal coder/websocket broadcast server "+
+			"(`loadtest/minimal`, after the library's chat example), same subscribers and calls (`POST /publish` of a frame of the same shape and size), "+
+			"alternating with QueueLess in the same run. The \"Live fan-out\" section (loadtest/fanout) studies this latency in more depth: "+
+			"several sizes, warm-up, two instances through Redis.", subs, benchSourceCIDR, calls, interval),
+		Command: fmt.Sprintf("loadgen fanout -subscribers %d -calls %d -interval %s -procs 3 -source-cidr %s [-target minimal]", subs, calls, interval, benchSourceCIDR),
+	}
+	s.Table = header("run", "server", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "call p50 ms", "connect p99 ms")
+	p99 := map[string][]float64{}
+	p50 := map[string][]float64{}
+	var top func() string
+	for i := range b.cfg.Runs {
+		for _, target := range []string{TargetQueueLess, TargetMinimal} {
+			srv := qsrv
+			if target == TargetMinimal {
+				srv = msrv
+			}
+			opts := b.options(srv.URL)
+			opts.Procs, opts.SourceCIDR = 3, benchSourceCIDR
+			f := &Fanout{Target: target, Subscribers: subs, Calls: calls, Interval: interval, Hold: 2 * time.Second, Settle: 3 * time.Second}
+			if b.cfg.Profile && i == b.cfg.Runs-1 && target == TargetQueueLess {
+				opts.AllReady = func(context.Context) error {
+					// The bench's context: the profile outlives the run's.
+					top = b.cpuProfile(ctx, srv, "fanout", f.Hold, time.Duration(calls)*interval)
+					return nil
+				}
+			}
+			res, err := Execute(ctx, opts, f)
+			if err != nil {
+				return nil, err
+			}
+			d := res.Snapshot.Op("delivery")
+			c := res.Snapshot.Op("call")
+			conn := res.Snapshot.Op("connect")
+			exp, _ := res.Info["deliveries_expected"].(uint64)
+			p99[target] = append(p99[target], d.P99)
+			p50[target] = append(p50[target], d.P50)
+			s.Table = append(s.Table, row(strconv.Itoa(i+1), target, fmt.Sprintf("%d/%d", d.Timed, exp),
+				f1(d.P50), f1(d.P90), f1(d.P99), f1(d.Max), f1(c.P50), f1(conn.P99)))
+			for _, ck := range res.Checks {
+				if !ck.OK {
+					s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s: %s: %s", i+1, target, ck.Name, ck.Detail))
+				}
+			}
+			b.logf("fanout run %d %s: delivery p50 %.1f p99 %.1f ms (%d deliveries)", i+1, target, d.P50, d.P99, d.Timed)
+		}
+	}
+	q, m := median(p99[TargetQueueLess]), median(p99[TargetMinimal])
+	s.Table = append(s.Table,
+		row("**median**", "queueless", "", "**"+f1(median(p50[TargetQueueLess]))+"**", "", "**"+f1(q)+"**", "", "", ""),
+		row("**median**", "minimal", "", "**"+f1(median(p50[TargetMinimal]))+"**", "", "**"+f1(m)+"**", "", "", ""))
+	s.Goals = []Goal{{What: fmt.Sprintf("fan-out p99, %d subscribers", subs), Target: "≤ minimal server", Result: f1(q) + " ms",
+		Reference: fmt.Sprintf("minimal %s ms: %s×", f1(m), f2(q/m)), Met: q <= m}}
+	if top != nil {
+		s.Profile = top()
+	}
+	return s, nil
+}
+
+func (b *bench) memory(ctx context.Context) (*BenchSection, error) {
+	conns := b.scaled(15000)
+	idle := b.cfg.MemoryIdle
+	s := &BenchSection{Key: "memory", Title: "Memory per idle WebSocket connection",
+		Setup: fmt.Sprintf("A fresh server per run. Resident memory (VmRSS of /proc/<pid>/status) once the server is up and has "+
+			"answered a first request; then, with %d subscribers of one institution connected (from %s, 3 worker processes), "+
+			"5 s after the last connected and again after %s idle: the hub pings every connection every 30 s (hub.Config.PingInterval), "+
+			"and what those rounds leave behind is part of an idle connection's cost. Per connection: the difference "+
+			"over %d. QueueLess in production mode with its defaults; reference: the minimal broadcast server (which never "+
+			"pings), measured the same way in the same run. The target is judged on the idle figure.", conns, benchSourceCIDR, idle, conns),
+		Command: fmt.Sprintf("loadgen fanout -subscribers %d -calls 0 -hold %s -procs 3 -source-cidr %s, reading /proc/<server pid>/status",
+			conns, idle+10*time.Second, benchSourceCIDR),
+	}
+	s.Table = header("run", "server", "RSS before MiB", "RSS at 5 s MiB", "per connection KiB", "RSS at "+idle.String()+" MiB",
+		"per connection KiB", "connected")
+	per, perEarly := map[string][]float64{}, map[string][]float64{}
+	var heapTop, goroutines, memStats string
+	for i := range b.cfg.Runs {
+		for _, target := range []string{TargetQueueLess, TargetMinimal} {
+			var srv *proc
+			var err error
+			if target == TargetQueueLess {
+				srv, err = b.queueless(ctx, "queueless-memory")
+			} else {
+				srv, err = b.minimal(ctx)
+			}
+			if err != nil {
+				return nil, err
+			}
+			opts := b.options(srv.URL)
+			opts.Procs, opts.SourceCIDR, opts.Progress = 3, benchSourceCIDR, 10*time.Second
+			f := &Fanout{Target: target, Subscribers: conns, Calls: 0, Hold: time.Second, Settle: time.Second}
+			if target == TargetQueueLess {
+				// The first request loads what every later one shares.
+				c := mustClient(srv.URL, b.token)
+				id, err := createInstitution(ctx, c, "Load test: memory")
+				c.Close()
+				if err != nil {
+					srv.stop()
+					return nil, err
+				}
+				f.Institution = id
+			}
+			time.Sleep(time.Second)
+			before, err := srv.rss()
+			if err != nil {
+				srv.stop()
+				return nil, err
+			}
+			var early, after int64
+			profile := b.cfg.Profile && i == b.cfg.Runs-1 && target == TargetQueueLess
+			opts.AllReady = func(ctx context.Context) error {
+				start := time.Now()
+				time.Sleep(5 * time.Second)
+				var err error
+				if early, err = srv.rss(); err != nil {
+					return err
+				}
+				b.logf("memory run %d %s: connected; waiting %s idle", i+1, target, idle)
+				time.Sleep(idle - time.Since(start))
+				if after, err = srv.rss(); err != nil {
+					return err
+				}
+				if profile {
+					heapTop, memStats, goroutines = b.memoryProfiles(ctx, srv, conns)
+				}
+				return nil
+			}
+			res, err := Execute(ctx, opts, f)
+			srv.stop()
+			if err != nil {
+				return nil, err
+			}
+			connected := res.Snapshot.Op("connect").Statuses["101"]
+			kib := func(v int64) float64 { return float64(v-before) / float64(max(connected, 1)) / 1024 }
+			per[target] = append(per[target], kib(after))
+			perEarly[target] = append(perEarly[target], kib(early))
+			s.Table = append(s.Table, row(strconv.Itoa(i+1), target, f1(float64(before)/(1<<20)),
+				f1(float64(early)/(1<<20)), f1(kib(early)), f1(float64(after)/(1<<20)), f1(kib(after)),
+				fmt.Sprintf("%d/%d", connected, conns)))
+			for _, ck := range res.Checks {
+				if !ck.OK && ck.Name != "every call reached every subscriber" {
+					s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s: %s: %s", i+1, target, ck.Name, ck.Detail))
+				}
+			}
+			b.logf("memory run %d %s: %.1f KiB per connection at 5 s, %.1f KiB after %s idle", i+1, target, kib(early), kib(after), idle)
+		}
+	}
+	q, m := median(per[TargetQueueLess]), median(per[TargetMinimal])
+	for _, t := range []string{TargetQueueLess, TargetMinimal} {
+		s.Table = append(s.Table, row("**median**", t, "", "", "**"+f1(median(perEarly[t]))+"**", "", "**"+f1(median(per[t]))+"**", ""))
+	}
+	s.Goals = []Goal{{What: fmt.Sprintf("resident memory per idle WebSocket, %d connections, %s idle", conns, idle), Target: "< 16 KiB",
+		Result: f1(q) + " KiB", Reference: fmt.Sprintf("minimal %s KiB: %s×", f1(m), f2(q/m)), Met: q < 16}}
+	if heapTop != "" {
+		s.Profile = goroutines + "\n\n" + memStats + "\nheap, inuse_space:\n" + heapTop
+	}
+	return s, nil
+}
+
+// memoryProfiles reads where the server's memory goes: a heap profile,
+// runtime.MemStats and the number of goroutines.
+func (b *bench) memoryProfiles(ctx context.Context, srv *proc, conns int) (heapTop, memStats, goroutines string) {
+	path := filepath.Join(b.cfg.WorkDir, "memory.heap.pprof")
+	if err := fetch(ctx, srv.PProf+"heap", path); err == nil {
+		heapTop = pprofTop(ctx, b.cfg.Exe, path, "-sample_index=inuse_space")
+	}
+	mpath := filepath.Join(b.cfg.WorkDir, "memory.memstats.txt")
+	if err := fetch(ctx, srv.PProf+"heap?debug=1", mpath); err == nil {
+		memStats = memStatsSummary(mpath, conns)
+	}
+	gpath := filepath.Join(b.cfg.WorkDir, "memory.goroutine.txt")
+	if err := fetch(ctx, srv.PProf+"goroutine?debug=1", gpath); err == nil {
+		if data, err := os.ReadFile(gpath); err == nil {
+			goroutines = strings.SplitN(string(data), "\n", 2)[0]
+		}
+	}
+	return heapTop, memStats, goroutines
+}
+
+func mustClient(url, token string) *Client {
+	c, err := NewClient(ClientConfig{BaseURL: url, AdminToken: token}, nil)
+	if err != nil {
+		panic(err) // url is the benchmark's own
+	}
+	return c
+}
+
+// memStatsSummary picks the runtime.MemStats lines of a heap?debug=1 dump
+// that say where resident memory goes, with each per connection.
+func memStatsSummary(path string, conns int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("runtime.MemStats at the measurement (per connection in brackets):\n")
+	for _, l := range strings.Split(string(data), "\n") {
+		for _, k := range []string{"# Sys = ", "# HeapSys = ", "# HeapInuse = ", "# HeapIdle = ", "# HeapReleased = ", "# Stack = ", "# MSpan = ", "# GCSys = ", "# NextGC = "} {
+			rest, ok := strings.CutPrefix(l, k)
+			if !ok {
+				continue
+			}
+			first := strings.Fields(rest)[0]
+			v, err := strconv.ParseFloat(first, 64)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(&b, "%-16s %8.1f MiB  (%.1f KiB)\n", strings.TrimSuffix(strings.TrimPrefix(k, "# "), " = "), v/(1<<20), v/1024/float64(conns))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,106 @@
+// Shared helpers of the QueueLess k6 scripts: configuration from the
+// environment, client addresses, and the calls every script makes.
+//
+//   BASE_URL      deployment to test (default http://127.0.0.1:8080)
+//   ADMIN_TOKEN   admin token: creates institutions, calls tickets, verifies
+//   INSTITUTION   an existing institution id; unset: setup() creates one
+//   ADDRESSES     client addresses to present in X-Forwarded-For (0: none).
+//                 The server believes them only from a trusted proxy
+//                 (TRUSTED_PROXIES); otherwise every request is one client.
+import http from 'k6/http';
+import { check, fail } from 'k6';
+
+export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+export const WS_URL = BASE_URL.replace(/^http/, 'ws');
+export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+export const ADDRESSES = parseInt(__ENV.ADDRESSES || '0', 10);
+
+export function num(name, def) {
+  const v = __ENV[name];
+  return v === undefined || v === '' ? def : Number(v);
+}
+
+// clientAddr is the i-th made-up client address, in 100.64.0.0/10
+// (carrier-grade NAT space, where phones' addresses often are).
+export function clientAddr(i) {
+  const v = (i % 4194304) >>> 0;
+  return `100.${64 + (v >> 16)}.${(v >> 8) & 255}.${v & 255}`;
+}
+
+// headers returns JSON headers, with client address i when addresses are on.
+export function headers(i, extra) {
+  const h = Object.assign({ 'Content-Type': 'application/json' }, extra || {});
+  if (ADDRESSES > 0 && i !== undefined && i !== null) {
+    h['X-Forwarded-For'] = clientAddr(i % ADDRESSES);
+  }
+  return h;
+}
+
+export function adminHeaders() {
+  if (!ADMIN_TOKEN) {
+    fail('ADMIN_TOKEN is required: this script creates institutions or calls tickets');
+  }
+  return { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` };
+}
+
+// institution returns INSTITUTION, or creates an open institution.
+export function institution(name) {
+  if (__ENV.INSTITUTION) {
+    return parseInt(__ENV.INSTITUTION, 10);
+  }
+  const res = http.post(`${BASE_URL}/api/v1/institutions`,
+    JSON.stringify({ name: `${name} ${new Date().toISOString()}`, kind: 'other', address: 'k6', status: 'open' }),
+    { headers: adminHeaders(), tags: { name: 'setup' } });
+  if (res.status !== 201) {
+    fail(`create institution: ${res.status} ${res.body}`);
+  }
+  return res.json('id');
+}
+
+// join joins institution id as client i; returns the response.
+export function join(id, i, body, tags) {
+  return http.post(`${BASE_URL}/api/v1/institutions/${id}/tickets`, JSON.stringify(body || {}),
+    { headers: headers(i), tags: Object.assign({ name: 'join' }, tags || {}) });
+}
+
+// advance calls the next ticket of institution id at counter.
+export function advance(id, counter) {
+  return http.post(`${BASE_URL}/api/v1/institutions/${id}/advance`, JSON.stringify({ count: 1, counter }),
+    { headers: adminHeaders(), tags: { name: 'advance' } });
+}
+
+// verifyNumbers reads every ticket of institution id through the staff
+// API and checks that the numbers run from 1 to last_issued with no gap
+// and no repeat. It needs ADMIN_TOKEN.
+export function verifyNumbers(id) {
+  const statuses = 'waiting,notified,serving,served,expired,cancelled';
+  const seen = {};
+  let count = 0;
+  let repeats = 0;
+  let after = 0;
+  for (;;) {
+    const res = http.get(`${BASE_URL}/api/v1/institutions/${id}/tickets?status=${statuses}&limit=500&after=${after}`,
+      { headers: adminHeaders(), tags: { name: 'verify' } });
+    if (res.status !== 200) {
+      fail(`list tickets: ${res.status} ${res.body}`);
+    }
+    const page = res.json();
+    for (const t of page.items) {
+      if (seen[t.number]) repeats++;
+      seen[t.number] = true;
+      count++;
+    }
+    if (page.next_after === null || page.next_after === undefined) break;
+    after = page.next_after;
+  }
+  const inst = http.get(`${BASE_URL}/api/v1/institutions/${id}`, { tags: { name: 'verify' } }).json();
+  let gaps = 0;
+  for (let n = 1; n <= inst.last_issued; n++) {
+    if (!seen[n]) gaps++;
+  }
+  const ok = check(null, {
+    'numbers are gap-free and unique': () => gaps === 0 && repeats === 0 && count === inst.last_issued,
+  });
+  console.log(`institution ${id}: ${count} tickets, last_issued ${inst.last_issued}, ${gaps} gaps, ${repeats} repeats`);
+  return ok;
+}

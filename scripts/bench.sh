@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench.sh runs the benchmarks and writes their sections of
+# docs/BENCHMARKS.md: the Go benchmarks (go test -bench), then the load
+# benchmarks (loadgen bench): hot institution joins against pgbench, live
+# fan-out against a minimal broadcast server, a flash crowd, and memory per
+# idle WebSocket. Each leaves the rest of the file as it is.
+#
+# It needs what ./scripts/test.sh needs (PostgreSQL and Redis answering at
+# TEST_DATABASE_URL and TEST_REDIS_URL, 127.0.0.1 by default) plus pgbench
+# (Debian: postgresql or postgresql-contrib). The load benchmarks make a
+# scratch database and a Redis prefix of their own and remove them; they
+# take about ten minutes. Extra arguments go to loadgen bench, e.g.
+#   ./scripts/bench.sh -runs 5 -targets hot,flash
+#   ./scripts/bench.sh -scale 0.1 -runs 1 -out ''   (a quick rehearsal, printed)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+
+# 15,000 WebSockets in one server process need as many descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 16384 ]; then
+	echo "bench.sh: only $(ulimit -n) open files allowed; the memory benchmark needs 16384 (ulimit -n)" >&2
+	exit 1
+fi
+
+cpus=$(nproc)
+load=$(cut -d' ' -f1 /proc/loadavg)
+echo "==> $(uptime)"
+if awk -v l="$load" -v c="$cpus" 'BEGIN { exit !(l > c) }'; then
+	echo "    the 1-minute load ($load) exceeds the CPUs ($cpus): figures will be noisy; the report records the load"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "==> go build ./cmd/loadgen"
+go build -o "$tmp/loadgen" ./cmd/loadgen
+
+gobench_cmd="go test -run '^\$' -bench . -benchmem ./..."
+echo "==> $gobench_cmd"
+go test -run '^$' -bench . -benchmem ./... | tee "$tmp/gobench.txt"
+
+command="make bench"
+if [ $# -gt 0 ]; then
+	command="./scripts/bench.sh $*"
+fi
+echo "==> loadgen bench $*"
+"$tmp/loadgen" bench -gobench "$tmp/gobench.txt" -gobench-command "$gobench_cmd" -command "$command" "$@"
