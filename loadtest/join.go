@@ -20,7 +20,9 @@ import (
 // queueing time (Little: latency = Clients / throughput). Open loop (Rate >
 // 0): joins arrive at Rate a second, answered or not, up to Total; this is
 // the flash crowd, and arrivals that would exceed MaxInFlight are counted
-// as "dropped" by the driver rather than delayed.
+// as "dropped" by the driver rather than delayed. Joins go over the
+// driver's own lean HTTP/1.1 connections (rawhttp.go), so that the driver
+// takes as little as it can of the CPUs it may share with the server.
 type Join struct {
 	Institution int64   `json:"institution"` // 0: create one
 	Clients     int     `json:"clients"`

@@ -48,4 +48,6 @@ if [ $# -gt 0 ]; then
 	command="./scripts/bench.sh $*"
 fi
 echo "==> loadgen bench $*"
-"$tmp/loadgen" bench -gobench "$tmp/gobench.txt" -gobench-command "$gobench_cmd" -command "$command" "$@"
+# Server logs and profiles go to $tmp and are removed at exit; pass
+# -workdir DIR to keep them (for go tool pprof).
+"$tmp/loadgen" bench -workdir "$tmp/work" -gobench "$tmp/gobench.txt" -gobench-command "$gobench_cmd" -command "$command" "$@"
