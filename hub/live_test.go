@@ -125,6 +125,13 @@ func TestInstitutionStreamAcrossInstances(t *testing.T) {
 		if i == len(boards) {
 			break
 		}
+		// The announcement went out through instance 0 and the call through
+		// instance 1: Redis orders each publisher's messages, not the two
+		// together, so the call may reach a board after the announcement.
+		// What must hold is that it does arrive, in version order.
+		b.waitLast("the final version", 5*time.Second, func(f liveFrame) bool {
+			return f.Institution != nil && f.Institution.Version >= want.Version
+		})
 		frames := b.all()
 		if frames[0].Type != "snapshot" {
 			t.Errorf("board %d: first frame %q, want a snapshot", i, frames[0].Raw)
