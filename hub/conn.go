@@ -1,11 +1,15 @@
 package hub
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,6 +23,15 @@ const (
 	streamTicket      = "ticket"
 )
 
+// An idle connection costs what it holds while nobody writes to it, times
+// the connections a server keeps (tens of thousands). So a served
+// connection holds one goroutine, its reader, which the WebSocket needs
+// anyway to answer pings and closes. The writer is started when frames
+// are queued and ends when the outbox is empty; the ping and the write
+// deadline are timers, not goroutines; and the handler returns once the
+// connection is upgraded, which frees its deep stack and net/http's
+// per-request buffers.
+//
 // conn is one live client: its subscription in a room, its outbox and,
 // once served, its WebSocket.
 type conn struct {
@@ -30,17 +43,26 @@ type conn struct {
 	out      *outbox
 
 	finishOnce sync.Once
-	mu         sync.Mutex
-	ws         *websocket.Conn  // set by Serve
-	gauge      prometheus.Gauge // connected clients, once upgraded
+	ending     atomic.Bool   // end has started
+	ended      chan struct{} // closed when end has finished
+
+	mu     sync.Mutex
+	ws     *websocket.Conn  // set by Serve
+	gauge  prometheus.Gauge // connected clients, once upgraded
+	pinger *time.Timer      // next ping
 }
 
 func newConn(h *Hub, r *room, stream, ticketID, addr string) *conn {
-	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize)}
+	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize), ended: make(chan struct{})}
 }
 
 // push queues a frame; called by the room under its lock, never blocks.
-func (c *conn) push(f *frame, state bool) { c.out.push(f, state) }
+// It starts the writer when none runs.
+func (c *conn) push(f *frame, state bool) {
+	if c.out.push(f, state) {
+		go c.write()
+	}
+}
 
 // finish unsubscribes the connection and releases what it holds. Safe to
 // call more than once.
@@ -61,17 +83,22 @@ func (c *conn) finish() {
 // abort drops the connection without a close handshake (shutdown past
 // its deadline).
 func (c *conn) abort() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ws != nil {
-		_ = c.ws.CloseNow()
+	if ws := c.socket(); ws != nil {
+		_ = ws.CloseNow()
 	}
 }
 
-// Serve upgrades the request to a WebSocket and writes the stream until
-// the client goes, falls behind, stops answering pings, or the hub closes.
-// The caller has checked the Origin. When the upgrade fails, Accept has
-// written the HTTP error.
+func (c *conn) socket() *websocket.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws
+}
+
+// Serve upgrades the request to a WebSocket and returns; the stream is
+// written until the client goes, falls behind, stops answering pings, or
+// the hub closes. The caller has checked the Origin. When the upgrade
+// fails, Accept has written the HTTP error. The request's context ends
+// when Serve returns; the connection does not depend on it.
 func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 	c, h := s.c, s.c.h
 	h.mu.Lock()
@@ -84,137 +111,204 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 	h.connWG.Add(1)
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.conns, c)
-		h.mu.Unlock()
-		h.connWG.Done()
-	}()
-	defer c.finish()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// The Origin was checked against ALLOWED_ORIGINS before the upgrade.
 		InsecureSkipVerify: true,
 		// Compression would make each connection encode its own copy.
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		c.finish()
+		c.done()
 		return
 	}
+	ws.SetReadLimit(h.cfg.ReadLimit)
 	c.mu.Lock()
 	c.ws = ws
 	c.gauge = h.m.clients.WithLabelValues(c.stream)
 	c.gauge.Inc()
+	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
 	c.mu.Unlock()
-	ws.SetReadLimit(h.cfg.ReadLimit)
-	c.run(ws)
+	go c.read(ws)
+	// Frames queued before the upgrade (the snapshot) started no writer:
+	// the outbox keeps its writer slot taken until this one.
+	go c.write()
 }
 
-// closeReason is how the writer ends a connection.
+// done marks a served connection as gone for the hub.
+func (c *conn) done() {
+	h := c.h
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.connWG.Done()
+}
+
+// closeReason is how a connection ends.
 type closeReason struct {
-	code   websocket.StatusCode
+	code   websocket.StatusCode // 0: drop without a close handshake
 	reason string
 	slow   bool
 }
 
-// run is the connection's writer; a second goroutine reads (and so
-// answers pings and closes, and notices inbound abuse).
-func (c *conn) run(ws *websocket.Conn) {
-	h := c.h
-	// The reader's context is not the hub's: cancelling a read closes the
-	// connection at once, and at shutdown the writer must first send 1001.
-	readCtx, stopRead := context.WithCancel(context.Background())
-	defer stopRead()
-	readDone := make(chan closeReason, 1)
-	go c.read(readCtx, ws, readDone)
-
-	pingCtx, stopPing := context.WithCancel(context.Background())
-	defer stopPing()
-	ping := time.NewTicker(h.cfg.PingInterval)
-	defer ping.Stop()
-	var pong chan error // non-nil while a ping is out
-
-	frames := h.m.frames.WithLabelValues(c.stream)
-	var buf []*frame
-	var end closeReason
-loop:
-	for {
-		select {
-		case <-h.ctx.Done():
-			end = closeReason{code: websocket.StatusGoingAway, reason: "server shutting down"}
-			break loop
-		case end = <-readDone:
-			break loop
-		case err := <-pong:
-			pong = nil
-			if err != nil {
-				end = closeReason{code: websocket.StatusPolicyViolation, reason: "no pong", slow: true}
-				break loop
-			}
-		case <-ping.C:
-			if pong == nil {
-				pong = make(chan error, 1)
-				go func(pong chan<- error) {
-					ctx, cancel := context.WithTimeout(pingCtx, h.cfg.PongTimeout)
-					defer cancel()
-					pong <- ws.Ping(ctx)
-				}(pong)
-			}
-		case <-c.out.wake:
-			var overflow bool
-			buf, overflow = c.out.take(buf)
-			if overflow {
-				end = closeReason{code: websocket.StatusPolicyViolation, reason: "too slow to keep up", slow: true}
-				break loop
-			}
-			for i, f := range buf {
-				ctx, cancel := context.WithTimeout(context.Background(), h.cfg.WriteTimeout)
-				err := ws.Write(ctx, websocket.MessageText, f.data)
-				cancel()
-				buf[i] = nil
-				if err != nil {
-					if ctx.Err() != nil {
-						h.m.slow.Inc() // the write deadline passed: the client stopped reading
-					}
-					return
-				}
-				frames.Inc()
-				if f.at != 0 {
-					h.m.lag.Observe(time.Since(time.Unix(0, f.at)).Seconds())
-				}
-			}
-		}
+// end closes the connection once, whoever notices first: the reader (the
+// client went, or broke the inbound limits), the writer (the outbox
+// overflowed), a missed pong, or the hub shutting down. Later callers
+// return at once; the reader waits for the first to finish.
+func (c *conn) end(why closeReason) {
+	if !c.ending.CompareAndSwap(false, true) {
+		return
 	}
-	if end.slow {
-		h.m.slow.Inc()
+	defer close(c.ended)
+	if why.slow {
+		c.h.m.slow.Inc()
 	}
-	if end.code == 0 {
+	c.mu.Lock()
+	ws := c.ws
+	c.pinger.Stop()
+	c.mu.Unlock()
+	c.finish() // stop queueing frames while the close handshake runs
+	if why.code == 0 {
 		_ = ws.CloseNow()
 		return
 	}
-	c.finish() // stop queueing frames while the close handshake runs
-	_ = ws.Close(end.code, end.reason)
+	_ = ws.Close(why.code, why.reason)
 }
 
-// read discards inbound messages within the limits, and reports how the
-// connection should end when reading stops.
-func (c *conn) read(ctx context.Context, ws *websocket.Conn, done chan<- closeReason) {
-	lim := rate.NewLimiter(c.h.cfg.InboundRate, c.h.cfg.InboundBurst)
+// read is the connection's one long-lived goroutine. It discards inbound
+// messages within the limits (reading is what answers pings and closes)
+// and, when reading stops, ends the connection.
+func (c *conn) read(ws *websocket.Conn) {
+	defer c.done()
+	var lim *rate.Limiter // made on the first message: most clients send none
+	var why closeReason
 	for {
-		_, r, err := ws.Reader(ctx)
+		_, r, err := ws.Reader(context.Background())
 		if err != nil {
-			// The client closed, the network failed, or a message was over
-			// the read limit (the library has sent 1009 then).
-			done <- closeReason{}
-			return
+			// The client closed, the network failed, a message was over
+			// the read limit (the library has sent 1009 then), or another
+			// goroutine closed the connection.
+			break
+		}
+		if lim == nil {
+			lim = rate.NewLimiter(c.h.cfg.InboundRate, c.h.cfg.InboundBurst)
 		}
 		if !lim.Allow() {
-			done <- closeReason{code: websocket.StatusPolicyViolation, reason: "too many messages"}
-			return
+			why = closeReason{code: websocket.StatusPolicyViolation, reason: "too many messages"}
+			break
 		}
 		if _, err := io.Copy(io.Discard, r); err != nil && !errors.Is(err, io.EOF) {
-			done <- closeReason{}
+			break
+		}
+	}
+	c.end(why)
+	<-c.ended
+}
+
+// write sends what the outbox holds until it is empty. At most one runs
+// per connection (the outbox hands out the writer slot).
+func (c *conn) write() {
+	ws := c.socket()
+	frames := c.h.m.frames.WithLabelValues(c.stream)
+	for {
+		batch, overflow := c.out.take()
+		if overflow {
+			c.end(closeReason{code: websocket.StatusPolicyViolation, reason: "too slow to keep up", slow: true})
 			return
+		}
+		if len(batch) == 0 {
+			return
+		}
+		// No deadline on the writes' context: the watchdog closes the
+		// connection when the batch takes longer than WriteTimeout. It
+		// exists only while a batch is written, so an idle connection
+		// holds no timer for it.
+		watchdog := time.AfterFunc(c.h.cfg.WriteTimeout, c.writeTimedOut)
+		for _, f := range batch {
+			if err := ws.Write(context.Background(), websocket.MessageText, f.data); err != nil {
+				watchdog.Stop()
+				_ = ws.CloseNow() // the reader ends the connection
+				c.out.close()
+				return
+			}
+			frames.Inc()
+			if f.at != 0 {
+				c.h.m.lag.Observe(time.Since(time.Unix(0, f.at)).Seconds())
+			}
+		}
+		if !watchdog.Stop() {
+			return // writeTimedOut has closed the connection
 		}
 	}
 }
+
+// writeTimedOut runs when a write has taken longer than WriteTimeout: the
+// client stopped reading.
+func (c *conn) writeTimedOut() {
+	c.h.m.slow.Inc()
+	c.abort()
+}
+
+// ping checks that the client still answers, every PingInterval.
+func (c *conn) ping() {
+	ws := c.socket()
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.PongTimeout)
+	err := ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			c.end(closeReason{code: websocket.StatusPolicyViolation, reason: "no pong", slow: true})
+		}
+		return // otherwise the connection is closing already
+	}
+	c.mu.Lock()
+	if !c.ending.Load() {
+		c.pinger.Reset(c.h.cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// goingAway ends the connection with 1001 (the hub is closing).
+func (c *conn) goingAway() {
+	if c.socket() == nil {
+		return
+	}
+	c.end(closeReason{code: websocket.StatusGoingAway, reason: "server shutting down"})
+}
+
+// Buffer sizes of a served WebSocket. net/http hands a hijacked
+// connection a 4 KiB reader and a 4 KiB writer, kept for the connection's
+// life. Frames here are under 1 KiB (an institution with its five recent
+// calls is about 700 bytes; a larger frame costs a second write, not an
+// error), and clients send next to nothing. Every byte counts twice in
+// resident memory: the heap grows to twice what is live before the
+// collector runs (GOGC=100).
+const (
+	wsReadBuffer  = 256
+	wsWriteBuffer = 1024
+)
+
+// smallBuffers hands websocket.Accept the hijacked connection with
+// smaller buffers. What the client sent after its request (already in
+// net/http's reader) is read first.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		_ = nc.Close()
+		return nil, nil, err
+	}
+	var r io.Reader = nc
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(r, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+}
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

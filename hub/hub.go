@@ -279,6 +279,11 @@ func (h *Hub) Close(ctx context.Context) {
 	h.closed = true
 	h.mu.Unlock()
 	h.cancel()
+	h.mu.Lock()
+	for c := range h.conns {
+		go c.goingAway()
+	}
+	h.mu.Unlock()
 	if !waitCtx(ctx, &h.connWG) {
 		h.mu.Lock()
 		for c := range h.conns {

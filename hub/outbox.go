@@ -8,6 +8,11 @@ import "sync"
 // on the newest, and never gets an older state after a newer one. Other
 // frames (snapshot, notification, announcement) queue in order; when more
 // than max wait, the outbox overflows and the connection is to be closed.
+//
+// The outbox also hands out the writer slot, so that at most one writer
+// runs per connection and none runs while there is nothing to write. The
+// slot starts taken: frames queued before the connection is served wait
+// for the first writer, which Serve starts.
 type outbox struct {
 	mu       sync.Mutex
 	frames   []*frame
@@ -15,21 +20,21 @@ type outbox struct {
 	max      int
 	overflow bool
 	closed   bool
-	wake     chan struct{} // has a token when there is something to do
+	writing  bool // the writer slot is taken
 }
 
 func newOutbox(max int) *outbox {
-	return &outbox{stateAt: -1, max: max, wake: make(chan struct{}, 1)}
+	return &outbox{stateAt: -1, max: max, writing: true}
 }
 
-// push queues f and reports false when the outbox has overflowed (now or
-// before). It never blocks.
-func (o *outbox) push(f *frame, state bool) bool {
+// push queues f and reports whether the caller must start a writer (the
+// slot was free; the caller now holds it). It never blocks.
+func (o *outbox) push(f *frame, state bool) (startWriter bool) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	switch {
 	case o.overflow || o.closed:
-		o.mu.Unlock()
-		return !o.overflow
+		return false
 	case state && o.stateAt >= 0:
 		o.frames[o.stateAt] = f
 	case len(o.frames) >= o.max:
@@ -41,25 +46,30 @@ func (o *outbox) push(f *frame, state bool) bool {
 		}
 		o.frames = append(o.frames, f)
 	}
-	ok := !o.overflow
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	if o.writing {
+		return false
 	}
-	return ok
+	o.writing = true
+	return true
 }
 
-// take moves the waiting frames into buf (reused) and reports whether the
-// outbox overflowed.
-func (o *outbox) take(buf []*frame) ([]*frame, bool) {
+// take hands the writer what waits. When nothing does (or the outbox is
+// closed), it frees the writer slot and returns no frames: the writer
+// stops. overflow reports that the connection is to be closed.
+func (o *outbox) take() (batch []*frame, overflow bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	buf = append(buf[:0], o.frames...)
-	clear(o.frames)
-	o.frames = o.frames[:0]
+	if o.overflow {
+		return nil, true
+	}
+	if o.closed || len(o.frames) == 0 {
+		o.writing = false
+		return nil, false
+	}
+	batch = o.frames
+	o.frames = nil
 	o.stateAt = -1
-	return buf, o.overflow
+	return batch, false
 }
 
 // close drops what waits and refuses more.

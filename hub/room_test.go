@@ -55,7 +55,7 @@ func (rh *roomHarness) join(id int64) queue.Event {
 // versions returns the institution versions of the frames sub got so far,
 // and the announcements.
 func (rh *roomHarness) read(sub *Subscription) (versions []int64, anns []string) {
-	rh.frames, _ = sub.c.out.take(rh.frames[:0])
+	rh.frames = steal(sub.c.out)
 	for _, f := range rh.frames {
 		var v struct {
 			Type        string             `json:"type"`
@@ -172,4 +172,14 @@ func sumResyncs(h *Hub) float64 {
 		sum += value(h.m.resyncs.WithLabelValues(r))
 	}
 	return sum
+}
+
+// steal empties an unserved outbox without touching its writer slot (no
+// writer may start on a connection that has no socket).
+func steal(o *outbox) []*frame {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fs := o.frames
+	o.frames, o.stateAt = nil, -1
+	return fs
 }

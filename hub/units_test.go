@@ -53,11 +53,11 @@ func TestOutboxConflatesStateFrames(t *testing.T) {
 		f     *frame
 		state bool
 	}{{snap, false}, {v1, true}, {ann, false}, {v2, true}, {v3, true}} {
-		if !o.push(p.f, p.state) {
-			t.Fatalf("push %s overflowed", p.f.data)
+		if o.push(p.f, p.state) {
+			t.Fatalf("push %s before the connection is served asks for a writer", p.f.data)
 		}
 	}
-	got, overflow := o.take(nil)
+	got, overflow := o.take()
 	if overflow {
 		t.Fatal("take reports overflow")
 	}
@@ -67,11 +67,43 @@ func TestOutboxConflatesStateFrames(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("frames = %q, want %q", names(got), names(want))
 	}
-	if !o.push(v1, true) {
-		t.Fatal("push after take overflowed")
-	}
-	if got, _ := o.take(nil); !slices.Equal(got, []*frame{v1}) {
+	o.push(v1, true)
+	if got, _ := o.take(); !slices.Equal(got, []*frame{v1}) {
 		t.Errorf("after take, frames = %q, want [v1]", names(got))
+	}
+}
+
+// TestOutboxWriterSlot: one writer at a time, started by the first push
+// after the last writer found the outbox empty.
+func TestOutboxWriterSlot(t *testing.T) {
+	t.Parallel()
+	o := newOutbox(4)
+	a := &frame{data: []byte("a")}
+	if o.push(a, false) {
+		t.Fatal("the slot is free before the connection is served")
+	}
+	// The first writer (Serve's) takes what waits, then finds nothing.
+	if got, _ := o.take(); len(got) != 1 {
+		t.Fatalf("took %d frames, want 1", len(got))
+	}
+	if got, _ := o.take(); got != nil {
+		t.Fatalf("took %q from an empty outbox", names(got))
+	}
+	if !o.push(a, false) {
+		t.Fatal("push to an idle outbox does not ask for a writer")
+	}
+	if o.push(a, false) {
+		t.Fatal("a second writer was asked for while one holds the slot")
+	}
+	if got, _ := o.take(); len(got) != 2 {
+		t.Fatalf("took %d frames, want 2", len(got))
+	}
+	o.close()
+	if got, _ := o.take(); got != nil {
+		t.Fatal("take from a closed outbox returned frames")
+	}
+	if o.push(a, false) {
+		t.Fatal("push to a closed outbox asks for a writer")
 	}
 }
 
@@ -79,18 +111,18 @@ func TestOutboxOverflow(t *testing.T) {
 	t.Parallel()
 	o := newOutbox(2)
 	a := &frame{data: []byte("a")}
-	if !o.push(a, false) || !o.push(a, false) {
-		t.Fatal("push within the bound overflowed")
-	}
+	o.push(a, false)
+	o.push(a, false)
 	// The bound counts every waiting frame, a state frame included.
-	if o.push(&frame{data: []byte("state")}, true) {
-		t.Fatal("third frame in an outbox of 2 did not overflow")
+	o.push(&frame{data: []byte("state")}, true)
+	if _, overflow := o.take(); !overflow {
+		t.Error("a third frame in an outbox of 2 does not overflow it")
 	}
 	if o.push(a, false) {
-		t.Error("push after overflow reported success")
+		t.Error("push after overflow asks for a writer")
 	}
-	if _, overflow := o.take(nil); !overflow {
-		t.Error("take does not report the overflow")
+	if got, overflow := o.take(); !overflow || got != nil {
+		t.Error("the overflow does not stay")
 	}
 }
 
