@@ -117,3 +117,12 @@ func logLevel(status int) slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// requestLogLevel is the level of a request's log line: debug when it
+// succeeded, else as logLevel.
+func requestLogLevel(status int) slog.Level {
+	if status < 400 {
+		return slog.LevelDebug
+	}
+	return logLevel(status)
+}
