@@ -189,7 +189,7 @@ func (b *bench) queueless(ctx context.Context, name string, extra ...string) (*p
 	return p, nil
 }
 
-// minimal starts the reference broadcast server.
+// minimal starts the reference server (loadtest/minimal): broadcast and joins.
 func (b *bench) minimal(ctx context.Context) (*proc, error) {
 	addr, err := freeAddr()
 	if err != nil {

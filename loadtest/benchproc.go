@@ -24,7 +24,7 @@ import (
 )
 
 // proc is a server the benchmark started: QueueLess (loadgen serve) or
-// the minimal broadcast server (loadgen minimal).
+// the minimal reference server (loadgen minimal).
 type proc struct {
 	name    string
 	cmd     *exec.Cmd

@@ -5,7 +5,7 @@
 //	loadgen fanout [flags]   live subscribers of one institution while staff call
 //	loadgen mixed  [flags]   a day at several offices: browse, join, poll, follow live, check in, cancel
 //	loadgen bench  [flags]   the benchmarks; writes their sections of docs/BENCHMARKS.md
-//	loadgen minimal [-addr]  the reference broadcast server of the fan-out benchmark
+//	loadgen minimal [-addr]  the reference server of the fan-out and hot join benchmarks
 //	loadgen serve  [-pprof]  the QueueLess server (as cmd/queueless serve), with a pprof listener
 //	loadgen worker           one shard of a run (started by loadgen itself)
 //
@@ -197,7 +197,7 @@ func splitList(s string) []string {
 	return out
 }
 
-// serveMinimal runs the reference broadcast server.
+// serveMinimal runs the reference server of the fan-out and hot join benchmarks.
 func serveMinimal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadgen minimal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -209,7 +209,7 @@ func serveMinimal(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "minimal broadcast server on http://%s (GET /live, POST /publish)\n", ln.Addr())
+	fmt.Fprintf(stdout, "minimal reference server on http://%s (GET /live, POST /publish, POST /api/v1/institutions/{id}/tickets)\n", ln.Addr())
 	return serveUntil(ctx, ln, minimal.New())
 }
 

@@ -1,7 +1,13 @@
-// Package minimal is the reference of the fan-out benchmark: the smallest
-// broadcast server coder/websocket makes, after its chat example. GET /live
-// subscribes (one {"type":"snapshot"} frame, then every message), POST
-// /publish sends the body to every subscriber. It knows nothing of queues.
+// Package minimal holds the reference servers of the benchmarks: the least
+// a Go server must do for the same traffic, measured beside QueueLess. It
+// knows nothing of queues, PostgreSQL or Redis, and imports no server code.
+//
+// GET /live subscribes to the broadcast (one {"type":"snapshot"} frame,
+// then every message) and POST /publish sends the body to every
+// subscriber: the smallest broadcast server coder/websocket makes, after
+// its chat example (the fan-out reference). POST
+// /api/v1/institutions/{id}/tickets answers 201 with a ticket-shaped body
+// (the hot join reference, join.go).
 package minimal
 
 import (
@@ -14,10 +20,14 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Server is the broadcast server.
+// Server is the reference server: broadcast and joins.
 type Server struct {
+	mux *http.ServeMux
+
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
+
+	joins *joins
 }
 
 type subscriber struct {
@@ -25,33 +35,34 @@ type subscriber struct {
 	closeSlow func()
 }
 
-// New returns a server with no subscribers.
-func New() *Server { return &Server{subs: map[*subscriber]struct{}{}} }
+// New returns a server with no subscribers and no tickets issued.
+func New() *Server {
+	s := &Server{mux: http.NewServeMux(), subs: map[*subscriber]struct{}{}, joins: newJoins()}
+	s.mux.HandleFunc("GET /live", s.subscribe)
+	s.mux.HandleFunc("POST /publish", s.publish)
+	s.mux.HandleFunc("POST /api/v1/institutions/{id}/tickets", s.joins.join)
+	return s
+}
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/live" && r.Method == http.MethodGet:
-		s.subscribe(w, r)
-	case r.URL.Path == "/publish" && r.Method == http.MethodPost:
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		s.mu.Lock()
-		for sub := range s.subs {
-			select {
-			case sub.msgs <- body:
-			default:
-				go sub.closeSlow()
-			}
-		}
-		s.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	default:
-		http.NotFound(w, r)
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return
 	}
+	s.mu.Lock()
+	for sub := range s.subs {
+		select {
+		case sub.msgs <- body:
+		default:
+			go sub.closeSlow()
+		}
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
