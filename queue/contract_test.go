@@ -273,6 +273,118 @@ func TestContractIdempotentJoin(t *testing.T) {
 	})
 }
 
+// One batch of joins, as the batcher makes of concurrent ones, gives each
+// request the outcome it would get alone in that order: the idempotency
+// replay first (from the table or from earlier in the batch), then the
+// checks of admit (closed, phone held in the table or earlier in the batch,
+// capacity).
+func TestContractJoinBatchMixedOutcomes(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, h *harness) {
+		capacity := int64(6)
+		inst := h.institution(Fields{Capacity: &capacity})
+		held, fresh, late := "09170000001", "09170000002", "09170000003"
+		h.join(inst.ID, JoinRequest{Phone: &held})                 // 1
+		old := h.join(inst.ID, JoinRequest{IdempotencyKey: "old"}) // 2
+
+		type want struct {
+			code     Code  // "" for a ticket
+			number   int64 // the ticket's, issued or replayed
+			replayed bool
+		}
+		cases := []struct {
+			req  JoinRequest
+			want want
+		}{
+			{JoinRequest{Phone: &held}, want{code: CodeDuplicateTicket}},
+			{JoinRequest{Phone: &fresh}, want{number: 3}},
+			{JoinRequest{Phone: &fresh}, want{code: CodeDuplicateTicket}},
+			{JoinRequest{IdempotencyKey: "old"}, want{number: 2, replayed: true}},
+			{JoinRequest{IdempotencyKey: "new"}, want{number: 4}},
+			{JoinRequest{IdempotencyKey: "new"}, want{number: 4, replayed: true}},
+			{JoinRequest{}, want{number: 5}},
+			// The replay comes before the phone check.
+			{JoinRequest{IdempotencyKey: "old", Phone: &held}, want{number: 2, replayed: true}},
+			// A refused key's repeat is refused the same way, not replayed.
+			{JoinRequest{IdempotencyKey: "refused", Phone: &held}, want{code: CodeDuplicateTicket}},
+			{JoinRequest{IdempotencyKey: "refused"}, want{code: CodeDuplicateTicket}},
+			{JoinRequest{}, want{number: 6}},
+			{JoinRequest{Phone: &late}, want{code: CodeQueueFull}},
+			// A full queue still replays.
+			{JoinRequest{IdempotencyKey: "new"}, want{number: 4, replayed: true}},
+		}
+		reqs, metas := make([]JoinRequest, len(cases)), make([]Meta, len(cases))
+		for i, c := range cases {
+			reqs[i], metas[i] = c.req, Meta{Actor: ActorCitizen}
+			if err := reqs[i].Validate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := h.svc.JoinBatch(h.ctx, inst.ID, reqs, metas)
+		ids := map[int64]string{2: old.ID}
+		for i, c := range cases {
+			r := res[i]
+			if c.want.code != "" {
+				if got, _ := ErrorCode(r.Err); r.Err == nil || got != c.want.code || r.Replayed {
+					t.Errorf("request %d: %+v, err %v, want %s", i, r.JoinResult, r.Err, c.want.code)
+				}
+				continue
+			}
+			if r.Err != nil || r.Ticket.Number != c.want.number || r.Replayed != c.want.replayed {
+				t.Errorf("request %d: number %d replayed %t err %v, want number %d replayed %t",
+					i, r.Ticket.Number, r.Replayed, r.Err, c.want.number, c.want.replayed)
+				continue
+			}
+			if id, ok := ids[r.Ticket.Number]; ok && id != r.Ticket.ID {
+				t.Errorf("request %d: ticket %s, want %s, the ticket number %d was issued as", i, r.Ticket.ID, id, r.Ticket.Number)
+			}
+			ids[r.Ticket.Number] = r.Ticket.ID
+		}
+		if got := h.inst(inst.ID); got.LastIssued != 6 || got.WaitingCount != 6 {
+			t.Fatalf("after the batch last_issued = %d, waiting = %d, want 6 and 6", got.LastIssued, got.WaitingCount)
+		}
+
+		// What the batch issued is in the table; what it refused is not.
+		if _, err := h.svc.Cancel(h.ctx, ids[5], Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.svc.Join(h.ctx, inst.ID, JoinRequest{Phone: &fresh}, Meta{})
+		wantCode(t, err, CodeDuplicateTicket)
+		again, err := h.svc.Join(h.ctx, inst.ID, JoinRequest{IdempotencyKey: "new"}, Meta{})
+		if err != nil || !again.Replayed || again.Ticket.ID != ids[4] {
+			t.Fatalf("join with the batch's key = %+v %v, want ticket 4 replayed", again, err)
+		}
+		refused, err := h.svc.Join(h.ctx, inst.ID, JoinRequest{IdempotencyKey: "refused", Phone: &late}, Meta{})
+		if err != nil || refused.Replayed || refused.Ticket.Number != 7 {
+			t.Fatalf("join with a key the batch refused = %+v %v, want a new ticket 7", refused, err)
+		}
+
+		// A closed institution refuses every join but a replay, phone held or not.
+		paused := StatusPaused
+		if _, err := h.svc.UpdateInstitution(h.ctx, inst.ID, Patch{Status: &paused}, Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		reqs = []JoinRequest{
+			{IdempotencyKey: "old", Threshold: DefaultThreshold},
+			{Phone: &held, Threshold: DefaultThreshold},
+			{Phone: ptr("09170000004"), IdempotencyKey: "closed", Threshold: DefaultThreshold},
+			{IdempotencyKey: "closed", Threshold: DefaultThreshold},
+		}
+		res = h.svc.JoinBatch(h.ctx, inst.ID, reqs, make([]Meta, len(reqs)))
+		if r := res[0]; r.Err != nil || !r.Replayed || r.Ticket.ID != old.ID {
+			t.Errorf("replay at a paused institution = %+v %v, want ticket 2 replayed", r.JoinResult, r.Err)
+		}
+		for i, r := range res[1:] {
+			if got, _ := ErrorCode(r.Err); r.Err == nil || got != CodeInstitutionClosed || r.Replayed {
+				t.Errorf("request %d at a paused institution: %+v %v, want %s", i+1, r.JoinResult, r.Err, CodeInstitutionClosed)
+			}
+		}
+		if got := h.inst(inst.ID); got.LastIssued != 7 {
+			t.Fatalf("last_issued = %d after a batch of refusals and a replay, want 7", got.LastIssued)
+		}
+	})
+}
+
 func TestContractTicketLife(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, h *harness) {

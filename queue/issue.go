@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,9 +84,11 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 		inst := tx.Institution()
 		now := s.clock()
 		c := &changeSet{s: s, now: now}
-		since := now.Add(-IdempotencyWindow)
-		keys := map[string]int{}    // key -> index of the request that issued it in this batch
-		phones := map[string]bool{} // phones that got a ticket in this batch
+		issued, held, err := lookUp(ctx, tx, &inst, reqs, now.Add(-IdempotencyWindow))
+		if err != nil {
+			return Changes{}, nil, err
+		}
+		keys := map[string]int{} // key -> index of the request that issued it in this batch
 		for i, req := range reqs {
 			c.meta = metas[i]
 			if req.IdempotencyKey != "" {
@@ -94,11 +97,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 					out[i].Replayed = out[j].Err == nil
 					continue
 				}
-				tid, ok, err := tx.IdempotentTicket(ctx, req.IdempotencyKey, since)
-				if err != nil {
-					return Changes{}, nil, err
-				}
-				if ok {
+				if tid, ok := issued[req.IdempotencyKey]; ok {
 					t, err := tx.Ticket(ctx, tid)
 					if err != nil {
 						return Changes{}, nil, err
@@ -107,7 +106,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 					continue
 				}
 			}
-			if err := s.admit(ctx, tx, &inst, req, phones); err != nil {
+			if err := admit(&inst, req, held); err != nil {
 				out[i].Err = err
 				if req.IdempotencyKey != "" {
 					keys[req.IdempotencyKey] = i
@@ -129,7 +128,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 			}
 			c.ch.Inserted = append(c.ch.Inserted, t)
 			if req.Phone != nil {
-				phones[*req.Phone] = true
+				held[*req.Phone] = true
 			}
 			if req.IdempotencyKey != "" {
 				keys[req.IdempotencyKey] = i
@@ -163,22 +162,55 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 	return out
 }
 
-// admit checks whether req may join inst now.
-func (s *Service) admit(ctx context.Context, tx Tx, inst *Institution, req JoinRequest, phones map[string]bool) error {
+// lookUp reads what the checks of a batch need from the tickets issued
+// before it, in one query each for the whole batch rather than one per join:
+// the tickets earlier joins issued for its idempotency keys, and which of its
+// phones hold an active ticket. Only transactions holding the institution's
+// lock issue tickets and record keys, so both stay true until the batch
+// commits.
+func lookUp(ctx context.Context, tx Tx, inst *Institution, reqs []JoinRequest, since time.Time) (issued map[string]string, held map[string]bool, err error) {
+	var keys, phones []string
+	for _, req := range reqs {
+		if req.IdempotencyKey != "" {
+			keys = append(keys, req.IdempotencyKey)
+		}
+		if req.Phone != nil {
+			phones = append(phones, *req.Phone)
+		}
+	}
+	issued, held = map[string]string{}, map[string]bool{}
+	if keys = distinct(keys); len(keys) > 0 {
+		if issued, err = tx.IdempotentTickets(ctx, keys, since); err != nil {
+			return nil, nil, err
+		}
+	}
+	// admit refuses every join of an institution that is not open before it
+	// looks at the phone.
+	if phones = distinct(phones); len(phones) > 0 && inst.Status == StatusOpen {
+		if held, err = tx.ActivePhones(ctx, phones); err != nil {
+			return nil, nil, err
+		}
+	}
+	if held == nil {
+		held = map[string]bool{} // the batch adds its own phones
+	}
+	return issued, held, nil
+}
+
+// distinct sorts list and drops repeats, in place.
+func distinct(list []string) []string {
+	slices.Sort(list)
+	return slices.Compact(list)
+}
+
+// admit checks whether req may join inst now; held holds the phones with an
+// active ticket, in the table or issued earlier in this batch.
+func admit(inst *Institution, req JoinRequest, held map[string]bool) error {
 	if inst.Status != StatusOpen {
 		return Errorf(CodeInstitutionClosed, "%s is %s and not taking tickets", inst.Name, inst.Status)
 	}
-	if req.Phone != nil {
-		if phones[*req.Phone] {
-			return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
-		}
-		held, err := tx.PhoneActive(ctx, *req.Phone)
-		if err != nil {
-			return err
-		}
-		if held {
-			return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
-		}
+	if req.Phone != nil && held[*req.Phone] {
+		return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
 	}
 	if inst.Capacity != nil && inst.WaitingCount >= *inst.Capacity {
 		return Errorf(CodeQueueFull, "the queue at %s is full (%d waiting)", inst.Name, inst.WaitingCount)

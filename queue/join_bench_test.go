@@ -11,10 +11,10 @@ import (
 // BenchmarkJoinHot issues tickets of one institution from many callers at
 // once against PostgreSQL: with join coalescing (the default: one
 // transaction for up to 256 waiting joins), with a phone number on every
-// join (a duplicate check per join inside the locked transaction), and
-// without coalescing (MaxJoinBatch 1: one transaction per ticket, what
-// loadtest/pgbench/one_ticket.sql measures). joins/s is the figure; ns/op
-// is its inverse.
+// join (one duplicate check for all the phones of a batch inside the locked
+// transaction), and without coalescing (MaxJoinBatch 1: one transaction per
+// ticket, what loadtest/pgbench/one_ticket.sql measures). joins/s is the
+// figure; ns/op is its inverse.
 func BenchmarkJoinHot(b *testing.B) {
 	for _, bc := range []struct {
 		name   string

@@ -100,8 +100,11 @@ type Tx interface {
 	Waiting(ctx context.Context, limit int) ([]Ticket, error)
 	// Serving returns every serving ticket.
 	Serving(ctx context.Context) ([]Ticket, error)
-	// PhoneActive reports whether phone holds a waiting, notified or serving ticket.
-	PhoneActive(ctx context.Context, phone string) (bool, error)
-	// IdempotentTicket returns the ticket issued for key at or after since.
-	IdempotentTicket(ctx context.Context, key string, since time.Time) (string, bool, error)
+	// ActivePhones reports which of phones hold a waiting, notified or
+	// serving ticket: one lookup for a whole batch of joins. The map is new,
+	// the caller's to change.
+	ActivePhones(ctx context.Context, phones []string) (map[string]bool, error)
+	// IdempotentTickets returns, for each of keys recorded at or after since,
+	// the ticket it issued: one lookup for a whole batch of joins.
+	IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error)
 }

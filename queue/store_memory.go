@@ -69,6 +69,7 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	if l := m.byInst[id]; len(l) > 0 {
 		last = l[len(l)-1].Number
 	}
+	var phones []string
 	for _, t := range ch.Inserted {
 		// Numbers are issued in order: anything else is the unique
 		// (institution, number) constraint failing.
@@ -77,10 +78,12 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 		}
 		last = t.Number
 		if t.Phone != nil {
-			if held, _ := (&memTx{m: m, inst: *inst}).PhoneActive(ctx, *t.Phone); held {
-				return Changes{}, Errorf(CodeDuplicateTicket, "this phone already holds an active ticket here")
-			}
+			phones = append(phones, *t.Phone)
 		}
+	}
+	// The memory equivalent of the unique index tickets_active_phone_key.
+	if held, _ := (&memTx{m: m, inst: *inst}).ActivePhones(ctx, phones); len(held) > 0 {
+		return Changes{}, Errorf(CodeDuplicateTicket, "this phone already holds an active ticket here")
 	}
 	if ch.Institution != nil {
 		c := cloneInst(ch.Institution)
@@ -294,19 +297,31 @@ func (tx *memTx) Serving(ctx context.Context) ([]Ticket, error) {
 	return out, nil
 }
 
-func (tx *memTx) PhoneActive(ctx context.Context, phone string) (bool, error) {
+func (tx *memTx) ActivePhones(ctx context.Context, phones []string) (map[string]bool, error) {
+	held := map[string]bool{}
+	if len(phones) == 0 {
+		return held, nil
+	}
+	asked := make(map[string]bool, len(phones))
+	for _, p := range phones {
+		asked[p] = true
+	}
+	// One pass over the institution's tickets for the whole batch, not one
+	// per phone.
 	for _, t := range tx.m.byInst[tx.inst.ID] {
-		if t.Phone != nil && *t.Phone == phone && !t.Status.Final() {
-			return true, nil
+		if t.Phone != nil && asked[*t.Phone] && !t.Status.Final() {
+			held[*t.Phone] = true
 		}
 	}
-	return false, nil
+	return held, nil
 }
 
-func (tx *memTx) IdempotentTicket(ctx context.Context, key string, since time.Time) (string, bool, error) {
-	k, ok := tx.m.idem[idemKey{tx.inst.ID, key}]
-	if !ok || k.CreatedAt.Before(since) {
-		return "", false, nil
+func (tx *memTx) IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error) {
+	issued := map[string]string{}
+	for _, key := range keys {
+		if k, ok := tx.m.idem[idemKey{tx.inst.ID, key}]; ok && !k.CreatedAt.Before(since) {
+			issued[key] = k.TicketID
+		}
 	}
-	return k.TicketID, true, nil
+	return issued, nil
 }

@@ -499,27 +499,50 @@ func (t *pgTx) Serving(ctx context.Context) ([]Ticket, error) {
 	return collectTickets(rows, fmt.Sprintf("list serving tickets of institution %d", t.inst.ID))
 }
 
-func (t *pgTx) PhoneActive(ctx context.Context, phone string) (bool, error) {
-	var held bool
-	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tickets WHERE institution_id = $1 AND phone = $2
-		AND status IN ('waiting', 'notified', 'serving'))`, t.inst.ID, phone).Scan(&held)
+// activePhonesSQL probes tickets_active_phone_key once per phone, whatever
+// the statistics: written as phone = ANY($2), the generic plan of the
+// prepared statement, made while the table was small or not yet analysed,
+// filtered every active ticket of the institution against the whole array
+// instead (30 ms for 8,000 waiting tickets, under the institution's lock).
+// LIMIT 1 keeps the planner from turning the lateral subquery into a join;
+// the unique index holds at most one row per phone anyway.
+const activePhonesSQL = `SELECT p.phone FROM unnest($2::text[]) AS p(phone),
+	LATERAL (SELECT 1 FROM tickets
+		WHERE institution_id = $1 AND phone = p.phone AND status IN ('waiting', 'notified', 'serving')
+		LIMIT 1) AS t`
+
+func (t *pgTx) ActivePhones(ctx context.Context, phones []string) (map[string]bool, error) {
+	rows, _ := t.tx.Query(ctx, activePhonesSQL, t.inst.ID, phones)
+	held := map[string]bool{}
+	var phone string
+	_, err := pgx.ForEachRow(rows, []any{&phone}, func() error {
+		held[phone] = true
+		return nil
+	})
 	if err != nil {
-		return false, translate(err, fmt.Sprintf("look up phone in institution %d", t.inst.ID))
+		return nil, translate(err, fmt.Sprintf("look up %d phones in institution %d", len(phones), t.inst.ID))
 	}
 	return held, nil
 }
 
-func (t *pgTx) IdempotentTicket(ctx context.Context, key string, since time.Time) (string, bool, error) {
-	var id string
-	err := t.tx.QueryRow(ctx, `SELECT ticket_id FROM idempotency_keys
-		WHERE institution_id = $1 AND key = $2 AND created_at >= $3`, t.inst.ID, key, since).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
-	}
+// idempotentTicketsSQL probes the primary key (institution_id, key) with the
+// whole array: unlike the partial index of phones, the generic plan keeps
+// key = ANY($2) in the index condition.
+const idempotentTicketsSQL = `SELECT key, ticket_id FROM idempotency_keys
+	WHERE institution_id = $1 AND key = ANY($2::text[]) AND created_at >= $3`
+
+func (t *pgTx) IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error) {
+	rows, _ := t.tx.Query(ctx, idempotentTicketsSQL, t.inst.ID, keys, since)
+	issued := map[string]string{}
+	var key, id string
+	_, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
+		issued[key] = id
+		return nil
+	})
 	if err != nil {
-		return "", false, translate(err, fmt.Sprintf("look up idempotency key in institution %d", t.inst.ID))
+		return nil, translate(err, fmt.Sprintf("look up %d idempotency keys in institution %d", len(keys), t.inst.ID))
 	}
-	return id, true, nil
+	return issued, nil
 }
 
 func scanInstitution(row pgx.Row) (Institution, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/queueless/queueless/internal/testenv"
@@ -308,7 +309,14 @@ func TestPostgresTxReads(t *testing.T) {
 	phone := "09170000000"
 	a, b, c := pgTicket(inst.ID, 1, &phone), pgTicket(inst.ID, 2, nil), pgTicket(inst.ID, 3, nil)
 	b.Status, b.Deadline = TicketServing, ptr(pgNow.Add(time.Minute))
-	if _, err := issue(t, s, inst.ID, a, b, c); err != nil {
+	// Phones that hold no active ticket here: one served, one elsewhere.
+	served, elsewhere := "09170000001", "09170000002"
+	d := pgTicket(inst.ID, 4, &served)
+	d.Status, d.CompletedAt = TicketServed, ptr(pgNow)
+	if _, err := issue(t, s, inst.ID, a, b, c, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := issue(t, s, other.ID, pgTicket(other.ID, 1, &elsewhere)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Update(ctx, inst.ID, func(context.Context, Tx) (Changes, error) {
@@ -318,7 +326,7 @@ func TestPostgresTxReads(t *testing.T) {
 	}
 
 	_, err := s.Update(ctx, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
-		if got := tx.Institution(); got.ID != inst.ID || got.LastIssued != 3 {
+		if got := tx.Institution(); got.ID != inst.ID || got.LastIssued != 4 {
 			t.Errorf("tx.Institution() = %+v", got)
 		}
 		if got, err := tx.Ticket(ctx, c.ID); err != nil || got.Number != 3 {
@@ -333,17 +341,17 @@ func TestPostgresTxReads(t *testing.T) {
 		if w, err := tx.Serving(ctx); err != nil || len(w) != 1 || w[0].ID != b.ID {
 			t.Errorf("tx.Serving = %v, %v, want ticket 2", w, err)
 		}
-		if held, err := tx.PhoneActive(ctx, phone); err != nil || !held {
-			t.Errorf("PhoneActive(held) = %t, %v", held, err)
+		if held, err := tx.ActivePhones(ctx, []string{phone, served, elsewhere, "09179999999"}); err != nil || !reflect.DeepEqual(held, map[string]bool{phone: true}) {
+			t.Errorf("ActivePhones(held, served, elsewhere, free) = %v, %v, want only %s", held, err, phone)
 		}
-		if held, err := tx.PhoneActive(ctx, "09179999999"); err != nil || held {
-			t.Errorf("PhoneActive(free) = %t, %v", held, err)
+		if held, err := tx.ActivePhones(ctx, nil); err != nil || len(held) != 0 {
+			t.Errorf("ActivePhones(none) = %v, %v, want none", held, err)
 		}
-		if id, ok, err := tx.IdempotentTicket(ctx, "k1", pgNow.Add(-time.Hour)); err != nil || !ok || id != a.ID {
-			t.Errorf("IdempotentTicket(k1) = %q, %t, %v, want %s", id, ok, err, a.ID)
+		if got, err := tx.IdempotentTickets(ctx, []string{"k1", "k2"}, pgNow.Add(-time.Hour)); err != nil || !reflect.DeepEqual(got, map[string]string{"k1": a.ID}) {
+			t.Errorf("IdempotentTickets(k1, k2) = %v, %v, want k1: %s", got, err, a.ID)
 		}
-		if _, ok, err := tx.IdempotentTicket(ctx, "k1", pgNow.Add(time.Second)); err != nil || ok {
-			t.Errorf("IdempotentTicket(k1 before since) = %t, %v, want not found", ok, err)
+		if got, err := tx.IdempotentTickets(ctx, []string{"k1"}, pgNow.Add(time.Second)); err != nil || len(got) != 0 {
+			t.Errorf("IdempotentTickets(k1 before since) = %v, %v, want none", got, err)
 		}
 		return Changes{}, nil
 	})
@@ -376,8 +384,8 @@ func TestPostgresTxReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = s.Update(ctx, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
-		if _, ok, _ := tx.IdempotentTicket(ctx, "k1", time.Time{}); ok {
-			t.Errorf("key still there after purge")
+		if got, err := tx.IdempotentTickets(ctx, []string{"k1"}, time.Time{}); err != nil || len(got) != 0 {
+			t.Errorf("after purge IdempotentTickets(k1) = %v, %v, want none", got, err)
 		}
 		return Changes{}, nil
 	})
@@ -391,9 +399,12 @@ func TestPostgresTxReads(t *testing.T) {
 	}
 }
 
-// WaitingBefore is asked for every ticket page view: it must read the small
-// partial index of waiting tickets, not the institution's whole history.
-func TestPostgresWaitingBeforeUsesPartialIndex(t *testing.T) {
+// The lookups on hot paths must read small indexes, not the institution's
+// whole history: WaitingBefore (every ticket page view) the partial index of
+// waiting tickets; a batch of joins the partial unique index of active
+// phones and the primary key of idempotency keys, while it holds the
+// institution's lock.
+func TestPostgresLookupsUseIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestPostgresStore(t)
@@ -408,23 +419,63 @@ func TestPostgresWaitingBeforeUsesPartialIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `RESET enable_seqscan`)
-	var plan strings.Builder
-	rows, err := conn.Query(ctx, `EXPLAIN `+waitingBeforeSQL, int64(1), int64(10))
+	for _, tc := range []struct {
+		name, sql string
+		args      []any
+		index     string
+	}{
+		{"WaitingBefore", waitingBeforeSQL, []any{int64(1), int64(10)}, "tickets_waiting_idx"},
+		{"ActivePhones", activePhonesSQL, []any{int64(1), []string{"09170000000", "09170000001"}}, "tickets_active_phone_key"},
+		{"IdempotentTickets", idempotentTicketsSQL, []any{int64(1), []string{"k1", "k2"}, pgNow}, "idempotency_keys_pkey"},
+	} {
+		rows, _ := conn.Query(ctx, `EXPLAIN `+tc.sql, tc.args...)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: explain: %v", tc.name, err)
+		}
+		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, tc.index) {
+			t.Errorf("%s does not use %s:\n%s", tc.name, tc.index, plan)
+		}
+	}
+}
+
+// The lookups of a batch of joins run as prepared statements under the
+// institution's lock, and after five runs PostgreSQL may keep a generic plan
+// made while the tables were empty, as in a new deployment or a benchmark:
+// that plan must still find each phone and key through the index, not filter
+// the institution's whole queue against the batch.
+func TestPostgresJoinLookupsGenericPlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestPostgresStore(t)
+	// A connection of its own: prepared statements and settings stay off the pool.
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(plan.String(), "tickets_waiting_idx") {
-		t.Errorf("WaitingBefore does not use tickets_waiting_idx:\n%s", plan.String())
+	for _, tc := range []struct {
+		name, types, sql, args string
+		cond                   string // the index condition that must name the item
+	}{
+		{"active_phones", "bigint, text[]", activePhonesSQL, `1, '{09170000000,09170000001}'`, "AND (phone = "},
+		{"idempotent_tickets", "bigint, text[], timestamptz", idempotentTicketsSQL, `1, '{k1,k2}', now()`, "AND (key = "},
+	} {
+		if _, err := conn.Exec(ctx, `PREPARE `+tc.name+` (`+tc.types+`) AS `+tc.sql); err != nil {
+			t.Fatalf("%s: prepare: %v", tc.name, err)
+		}
+		rows, _ := conn.Query(ctx, `EXPLAIN EXECUTE `+tc.name+`(`+tc.args+`)`)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: explain: %v", tc.name, err)
+		}
+		plan := strings.Join(lines, "\n")
+		if !strings.Contains(plan, "Index Cond: ((institution_id = $1) "+tc.cond) {
+			t.Errorf("%s: the generic plan does not look each item up in the index:\n%s", tc.name, plan)
+		}
 	}
 }
 
