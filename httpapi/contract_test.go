@@ -158,6 +158,7 @@ func TestHTTPErrors(t *testing.T) {
 		first := join(id, map[string]any{"phone": "09170000000"}).Map(t)
 		waitingID := first["id"].(string)
 		join(id, nil)
+		otherID := join(other, nil).Map(t)["id"].(string)
 		missing := "00000000-0000-4000-8000-000000000000"
 		inst := func(p string) string { return testapp.Path("/api/v1/institutions/%d%s", id, p) }
 
@@ -196,6 +197,7 @@ func TestHTTPErrors(t *testing.T) {
 			{"advance bad count", testapp.Request{Method: "POST", Path: inst("/advance"), Token: staff, Body: map[string]any{"count": 51}}, 400, "invalid_request"},
 			{"advance long counter", testapp.Request{Method: "POST", Path: inst("/advance"), Token: staff, Body: map[string]any{"counter": strings.Repeat("9", 17)}}, 400, "invalid_request"},
 			{"recall no token", testapp.Request{Method: "POST", Path: "/api/v1/tickets/" + waitingID + "/recall"}, 401, "unauthorized"},
+			{"recall other institution", testapp.Request{Method: "POST", Path: "/api/v1/tickets/" + otherID + "/recall", Token: staff}, 403, "forbidden"},
 			{"recall not found", testapp.Request{Method: "POST", Path: "/api/v1/tickets/" + missing + "/recall", Token: staff}, 404, "not_found"},
 			{"recall not serving", testapp.Request{Method: "POST", Path: "/api/v1/tickets/" + waitingID + "/recall", Token: staff}, 409, "invalid_state"},
 			{"announce empty", testapp.Request{Method: "POST", Path: inst("/announcements"), Token: staff, Body: map[string]any{"message": ""}}, 400, "invalid_request"},

@@ -200,6 +200,7 @@ func TestHostileRequests(t *testing.T) {
 			{name: "junk X-Forwarded-For", method: "POST", path: join, header: withHeader("X-Forwarded-For", "' OR 1=1, [::1]:99, ,,"), status: 201},
 			{name: "header over 64 KiB", method: "GET", path: inst, header: withHeader("X-Junk", strings.Repeat("a", 100<<10)), status: 431},
 			{name: "header of 32 KiB", method: "POST", path: join, header: withHeader("X-Junk", strings.Repeat("a", 32<<10)), status: 201},
+			{name: "idempotency key with a space", method: "POST", path: join, header: withHeader("Idempotency-Key", "order 42"), status: 201},
 			{name: "idempotency key with a tab", method: "POST", path: join, header: withHeader("Idempotency-Key", "a\tb"), status: 400, code: "invalid_request"},
 			{name: "idempotency key not ascii", method: "POST", path: join, header: withHeader("Idempotency-Key", "ключ"), status: 400, code: "invalid_request"},
 			{name: "idempotency key empty", method: "POST", path: join, header: withHeader("Idempotency-Key", ""), status: 400, code: "invalid_request"},

@@ -27,8 +27,9 @@ const (
 // the connections a server keeps (tens of thousands). So a served
 // connection holds one goroutine, its reader, which the WebSocket needs
 // anyway to answer pings and closes. The writer is started when frames
-// are queued and ends when the outbox is empty; the ping and the write
-// deadline are timers, not goroutines; and the handler returns once the
+// are queued and ends when the outbox is empty; the ping is a timer; the
+// write deadline is kept by one goroutine for the whole hub
+// (watchWrites), not a timer per write; and the handler returns once the
 // connection is upgraded, which frees its deep stack and net/http's
 // per-request buffers.
 //
@@ -42,9 +43,10 @@ type conn struct {
 	addr     string
 	out      *outbox
 
-	finishOnce sync.Once
-	ending     atomic.Bool   // end has started
-	ended      chan struct{} // closed when end has finished
+	finishOnce   sync.Once
+	ending       atomic.Bool   // end has started
+	ended        chan struct{} // closed when end has finished
+	writingSince atomic.Int64  // Unix ns when the batch being written began; 0: none
 
 	mu     sync.Mutex
 	ws     *websocket.Conn  // set by Serve
@@ -220,14 +222,13 @@ func (c *conn) write() {
 		if len(batch) == 0 {
 			return
 		}
-		// No deadline on the writes' context: the watchdog closes the
-		// connection when the batch takes longer than WriteTimeout. It
-		// exists only while a batch is written, so an idle connection
-		// holds no timer for it.
-		watchdog := time.AfterFunc(c.h.cfg.WriteTimeout, c.writeTimedOut)
+		// No deadline on the writes' context: the hub's watchWrites
+		// closes the connection when the batch takes longer than
+		// WriteTimeout.
+		c.writingSince.Store(time.Now().UnixNano())
 		for _, f := range batch {
 			if err := ws.Write(context.Background(), websocket.MessageText, f.data); err != nil {
-				watchdog.Stop()
+				c.writingSince.Store(0)
 				_ = ws.CloseNow() // the reader ends the connection
 				c.out.close()
 				return
@@ -237,17 +238,17 @@ func (c *conn) write() {
 				c.h.m.lag.Observe(time.Since(time.Unix(0, f.at)).Seconds())
 			}
 		}
-		if !watchdog.Stop() {
-			return // writeTimedOut has closed the connection
-		}
+		c.writingSince.Store(0)
 	}
 }
 
-// writeTimedOut runs when a write has taken longer than WriteTimeout: the
-// client stopped reading.
-func (c *conn) writeTimedOut() {
-	c.h.m.slow.Inc()
-	c.abort()
+// writeTimedOut closes the connection if the batch that began at since is
+// still being written: the client stopped reading.
+func (c *conn) writeTimedOut(since int64) {
+	if c.writingSince.CompareAndSwap(since, 0) {
+		c.h.m.slow.Inc()
+		c.abort()
+	}
 }
 
 // ping checks that the client still answers, every PingInterval.

@@ -99,8 +99,9 @@ type Hub struct {
 	conns   map[*conn]struct{}
 	perAddr map[string]int
 
-	connWG sync.WaitGroup // served connections
-	roomWG sync.WaitGroup // room goroutines
+	connWG  sync.WaitGroup // served connections
+	roomWG  sync.WaitGroup // room goroutines
+	watchWG sync.WaitGroup // watchWrites
 }
 
 // Errors a subscription may fail with, besides the store's.
@@ -127,7 +128,47 @@ func New(cfg Config) (*Hub, error) {
 		rooms: map[int64]*room{}, conns: map[*conn]struct{}{}, perAddr: map[string]int{},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.watchWG.Add(1)
+	go h.watchWrites()
 	return h, nil
+}
+
+// watchWrites keeps the write deadline of every connection: a batch of
+// frames still being written WriteTimeout after it began means the client
+// stopped reading, and its connection is closed. One goroutine for the
+// hub instead of a timer per write keeps a fan-out to thousands of
+// connections from arming and stopping thousands of timers per event; a
+// connection is closed between WriteTimeout and WriteTimeout plus a tenth
+// of it (at most a second) after its write began.
+func (h *Hub) watchWrites() {
+	defer h.watchWG.Done()
+	tick := time.NewTicker(min(max(h.cfg.WriteTimeout/10, 50*time.Millisecond), time.Second))
+	defer tick.Stop()
+	type late struct {
+		c     *conn
+		since int64
+	}
+	var overdue []late
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case now := <-tick.C:
+			cutoff := now.Add(-h.cfg.WriteTimeout).UnixNano()
+			overdue = overdue[:0]
+			h.mu.Lock()
+			for c := range h.conns {
+				if since := c.writingSince.Load(); since != 0 && since <= cutoff {
+					overdue = append(overdue, late{c, since})
+				}
+			}
+			h.mu.Unlock()
+			for _, l := range overdue {
+				l.c.writeTimedOut(l.since)
+			}
+			clear(overdue)
+		}
+	}
 }
 
 // Publish sends a committed event to every instance's live clients. It is
@@ -294,6 +335,7 @@ func (h *Hub) Close(ctx context.Context) {
 		waitCtx(context.Background(), &h.connWG)
 	}
 	waitCtx(ctx, &h.roomWG)
+	h.watchWG.Wait()
 	if err := h.broker.Close(); err != nil {
 		h.log.Warn("live: close broker", "error", err.Error())
 	}

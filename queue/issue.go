@@ -44,7 +44,7 @@ func validKey(k string) bool {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
+		if k[i] < 0x20 || k[i] > 0x7e { // printable ASCII, the space included
 			return false
 		}
 	}
