@@ -215,6 +215,65 @@ scenario('the staff console says what is wrong, in words', async () => {
   await waitFor(staff, 'signed out on 401', () => !document.querySelector('#signin-view').hidden && /no longer accepted/.test(document.querySelector('#signin-error').textContent));
 });
 
+scenario("the staff console shows the office's link to its own system, and that it went stale", async () => {
+  const polled = await office('PhilHealth – Quezon City Local Health Insurance Office');
+  const pushed = await office('Professional Regulation Commission – Morayta');
+  const plain = await office('National Bureau of Investigation – Clearance Center');
+  // Nothing answers on port 9 of 127.0.0.1: every poll fails, and with
+  // no success for 2 s the link is stale.
+  const link = await api('PUT', `institutions/${polled.inst.id}/link`, {
+    mode: 'poll',
+    url: 'http://127.0.0.1:9/api/v1/institutions/PH-QC/queue',
+    poll_interval_seconds: 0.5,
+    stale_after_seconds: 2,
+  });
+  assert.equal(link.stale, false, 'a new link starts fresh');
+
+  const staff = await open(DESK);
+  await signIn(staff, polled.token, polled.inst.id);
+  await waitFor(staff, 'the poll link is shown', () => {
+    const card = document.querySelector('#link');
+    return card && !card.hidden && /^Poll\b/.test(card.querySelector('#link-mode').textContent);
+  });
+  assert.match(await text(staff, '#link-mode'), /every 0\.5 s/);
+  assert.equal(await text(staff, '#link-url'), 'http://127.0.0.1:9/api/v1/institutions/PH-QC/queue');
+  assert.equal(await staff.getByRole('heading', { name: 'Outside queue system' }).isVisible(), true);
+  // The console reads the link again by itself: no reload, no live frame
+  // (a failed poll moves no number).
+  await waitFor(
+    staff,
+    'the link is shown stale, with its last error',
+    () =>
+      document.querySelector('#link-state').textContent === 'Stale' &&
+      /No successful sync yet\. No news for more than 2 s\./.test(document.querySelector('#link-since').textContent) &&
+      !document.querySelector('#link-error').closest('div').hidden &&
+      document.querySelector('#link-error').textContent.trim() !== '',
+    null,
+    20000,
+  );
+  assert.equal(await staff.locator('#link-state').getAttribute('role'), 'status');
+  assert.match(await text(staff, '#link-note'), /keeps working/);
+  assert.equal(await staff.locator('#console-error').isHidden(), true);
+  await assertNoHorizontalScroll(staff, 'staff, a stale link');
+
+  // A push link: its mode, no URL, and never its secret.
+  const push = await api('PUT', `institutions/${pushed.inst.id}/link`, { mode: 'push', stale_after_seconds: 600 });
+  assert.match(push.secret, /\S{16,}/);
+  const staff2 = await open(DESK);
+  await signIn(staff2, pushed.token, pushed.inst.id);
+  await waitFor(staff2, 'the push link is shown', () => /^Push\b/.test(document.querySelector('#link-mode')?.textContent || ''));
+  assert.equal(await staff2.locator('#link-url').isHidden(), true);
+  assert.equal(await text(staff2, '#link-state'), 'Waiting for the first sync');
+  assert.equal((await staff2.content()).includes(push.secret), false, "the page shows the push link's secret");
+
+  // No link: no card, and no error either.
+  const staff3 = await open(DESK);
+  await signIn(staff3, plain.token, plain.inst.id);
+  await waitFor(staff3, 'the console found no link', () => document.querySelector('#link').dataset.state === 'none');
+  assert.equal(await staff3.locator('#link').isHidden(), true);
+  assert.equal(await staff3.locator('#console-error').isHidden(), true);
+});
+
 scenario('the phone page at 360x740 has no horizontal scroll', async () => {
   await office('Philippine Statistics Authority – Civil Registration Service Outlet, Quezon City Hall Annex Building', 'Elliptical Road corner Kalayaan Avenue, Diliman, Quezon City, Metro Manila 1101');
   const phone = await open(PHONE, `${BASE}/`);

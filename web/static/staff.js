@@ -1,12 +1,13 @@
 // The staff console: sign in with a token, then run one office's line:
 // call next, recall, open/pause/close, the waiting list, announcements and
-// the audit trail. The token lives in sessionStorage: it goes when the tab
-// closes.
+// the audit trail, and the office's link to its own queue system. The token
+// lives in sessionStorage: it goes when the tab closes.
 
 import { api, ApiError, errorText, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
 import { shortWait, statusText, el, say, clock, ago } from './format.js';
 import { Trail } from './trail.js';
+import { LinkCard } from './link.js';
 
 const SESSION = 'queueless.staff';
 const COUNTER = 'queueless.counter';
@@ -46,6 +47,7 @@ let refreshing = false;
 let refreshAgain = false;
 let refreshTimer = 0;
 let okTimer = 0;
+const link = new LinkCard(document.querySelector('#console .stats'), call);
 
 // ---------- helpers ----------
 
@@ -144,6 +146,7 @@ function signOut(message) {
   trail = null;
   session = null;
   inst = null;
+  link.follow(null);
   sessionStorage.removeItem(SESSION);
   showSignin(message);
 }
@@ -184,6 +187,7 @@ function enterConsole() {
   live.start();
   trail.loadRecent().catch(fail);
   refresh();
+  link.follow(session.institution_id);
 }
 
 function stopLive() {
@@ -197,6 +201,7 @@ function onFrame(f) {
   if (f.type === 'snapshot' || (f.type === 'update' && newerInstitution(inst, f.institution))) {
     renderInstitution(f.institution);
     scheduleRefresh();
+    link.soon();
   } else if (f.type === 'announcement') {
     scheduleRefresh();
   }
