@@ -48,14 +48,17 @@ type conn struct {
 	ended        chan struct{} // closed when end has finished
 	writingSince atomic.Int64  // Unix ns when the batch being written began; 0: none
 
+	ws     atomic.Pointer[websocket.Conn] // set by Serve
+	frames prometheus.Counter             // frames written, of this stream
+
 	mu     sync.Mutex
-	ws     *websocket.Conn  // set by Serve
 	gauge  prometheus.Gauge // connected clients, once upgraded
 	pinger *time.Timer      // next ping
 }
 
 func newConn(h *Hub, r *room, stream, ticketID, addr string) *conn {
-	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize), ended: make(chan struct{})}
+	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize),
+		ended: make(chan struct{}), frames: h.m.frames.WithLabelValues(stream)}
 }
 
 // push queues a frame; called by the room under its lock, never blocks.
@@ -90,11 +93,7 @@ func (c *conn) abort() {
 	}
 }
 
-func (c *conn) socket() *websocket.Conn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ws
-}
+func (c *conn) socket() *websocket.Conn { return c.ws.Load() }
 
 // Serve upgrades the request to a WebSocket and returns; the stream is
 // written until the client goes, falls behind, stops answering pings, or
@@ -126,8 +125,8 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
+	c.ws.Store(ws)
 	c.mu.Lock()
-	c.ws = ws
 	c.gauge = h.m.clients.WithLabelValues(c.stream)
 	c.gauge.Inc()
 	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
@@ -166,8 +165,8 @@ func (c *conn) end(why closeReason) {
 	if why.slow {
 		c.h.m.slow.Inc()
 	}
+	ws := c.socket()
 	c.mu.Lock()
-	ws := c.ws
 	c.pinger.Stop()
 	c.mu.Unlock()
 	c.finish() // stop queueing frames while the close handshake runs
@@ -212,7 +211,6 @@ func (c *conn) read(ws *websocket.Conn) {
 // per connection (the outbox hands out the writer slot).
 func (c *conn) write() {
 	ws := c.socket()
-	frames := c.h.m.frames.WithLabelValues(c.stream)
 	for {
 		batch, overflow := c.out.take()
 		if overflow {
@@ -233,7 +231,7 @@ func (c *conn) write() {
 				c.out.close()
 				return
 			}
-			frames.Inc()
+			c.frames.Inc()
 			if f.at != 0 {
 				c.h.m.lag.Observe(time.Since(time.Unix(0, f.at)).Seconds())
 			}
