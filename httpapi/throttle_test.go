@@ -362,6 +362,159 @@ func TestJoinThrottleRedisDown(t *testing.T) {
 	}
 }
 
+// TestJoinThrottleRedisStopsUnderLoad stops a private Redis while eight
+// clients keep joining concurrently: every answer stays a 201 or a 429
+// (never a 500 or 503), joins go on under the local limiter while Redis
+// is away and that limit holds too, the shared counts take over again
+// when Redis is back, and every ticket given out is in PostgreSQL,
+// numbered without a gap. Phases change while no join is in flight, so
+// each answer belongs to one phase.
+func TestJoinThrottleRedisStopsUnderLoad(t *testing.T) {
+	t.Parallel()
+	addr, stop, start := testenv.StartRedisServer(t)
+	const prefix, limit, clients = "throttle-load:", 5, 8
+	cfg := testapp.Config(t, testapp.Production, joinRate(fmt.Sprintf("%d-M", limit)), trustedProxies("127.0.0.1/32"))
+	cfg.RedisURL, cfg.RedisPrefix = "redis://"+addr+"/0", prefix
+	s := testapp.StartConfig(t, cfg)
+	id := s.CreateInstitution(nil)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+
+	const (
+		up = iota
+		down
+		returning // Redis started, the throttle not yet back on it
+		back
+	)
+	type tally struct{ created, limited, other [4]int }
+	var (
+		gate    sync.RWMutex // held by a join in flight; locked to change phase
+		phase   int
+		mu      sync.Mutex
+		tallies [clients]tally
+		issued  = map[string]int64{}
+		halt    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	for w := range clients {
+		xff := fmt.Sprintf("198.51.100.%d", 200+w)
+		wg.Go(func() {
+			for {
+				select {
+				case <-halt:
+					return
+				default:
+				}
+				gate.RLock()
+				ph := phase
+				r, err := joinAs(s, id, xff, nil)
+				gate.RUnlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				switch r.Status {
+				case http.StatusCreated:
+					tallies[w].created[ph]++
+					var tk struct {
+						ID     string `json:"id"`
+						Number int64  `json:"number"`
+					}
+					r.JSON(t, &tk)
+					issued[tk.ID] = tk.Number
+				case http.StatusTooManyRequests:
+					tallies[w].limited[ph]++
+				default:
+					tallies[w].other[ph]++
+					t.Errorf("phase %d: status %d: %s", ph, r.Status, r.Body)
+				}
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	// waitAll waits until every client satisfies ok in the current phase.
+	waitAll := func(what string, ok func(tally) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			all := true
+			for _, tl := range tallies {
+				all = all && ok(tl)
+			}
+			snapshot := tallies
+			mu.Unlock()
+			if all {
+				return
+			}
+			if time.Now().After(deadline) {
+				close(halt)
+				wg.Wait()
+				t.Fatalf("%s: not within 20s; per client: %+v", what, snapshot)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	setPhase := func(p int, before func()) {
+		gate.Lock()
+		if before != nil {
+			before()
+		}
+		phase = p
+		gate.Unlock()
+	}
+
+	waitAll("redis up: every client limited", func(tl tally) bool { return tl.limited[up] > 0 })
+	var errsUp float64
+	setPhase(down, func() {
+		errsUp = metricValue(t, s, "queueless_join_limiter_store_errors_total")
+		stop()
+	})
+	waitAll("redis down: every client joins again, then is limited", func(tl tally) bool { return tl.created[down] > 0 && tl.limited[down] > 0 })
+	setPhase(returning, start)
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, s, "queueless_join_limiter_degraded") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the throttle did not go back to redis within 10s of its return")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	setPhase(back, nil)
+	waitAll("redis back: every client limited", func(tl tally) bool { return tl.limited[back] > 0 })
+	close(halt)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	for w, tl := range tallies {
+		t.Logf("client %d: 201 %v, 429 %v (up, down, returning, back)", w, tl.created, tl.limited)
+		// With Redis up the shared limit holds exactly, unless the store
+		// timed out on a loaded machine and the local limiter stood in.
+		if tl.created[up] != limit && errsUp == 0 {
+			t.Errorf("client %d: %d × 201 with redis up, want %d", w, tl.created[up], limit)
+		}
+		// Away from Redis each instance counts afresh, up to the limit.
+		if tl.created[down] > limit {
+			t.Errorf("client %d: %d × 201 with redis down, over the local limit of %d", w, tl.created[down], limit)
+		}
+		// The restarted Redis starts empty: up to the limit again, over
+		// the joins it counted while the throttle came back to it.
+		if tl.created[back] > limit {
+			t.Errorf("client %d: %d × 201 with redis back, over the limit of %d", w, tl.created[back], limit)
+		}
+	}
+	if got := metricValue(t, s, "queueless_join_limiter_degraded"); got != 0 {
+		t.Errorf("queueless_join_limiter_degraded = %v at the end, want 0", got)
+	}
+	keys, err := rdb.Keys(context.Background(), prefix+"limit:*").Result()
+	if err != nil || len(keys) < clients {
+		t.Errorf("limiter keys in the restarted redis: %v (%v), want one per client", keys, err)
+	}
+	wantGapFree(t, connectSchema(t, s), id, issued)
+}
+
 // TestAdmission fills a bound of two with blocked requests: a third is
 // refused at once with 503 and Retry-After, and admitted again once one
 // finishes.
