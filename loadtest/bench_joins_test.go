@@ -2,12 +2,8 @@ package loadtest
 
 import (
 	"context"
-	"net"
-	"net/http"
 	"testing"
 	"time"
-
-	"github.com/queueless/queueless/loadtest/minimal"
 )
 
 // TestJoinersAgainstMinimal runs the hot benchmark's joiners, as it runs
@@ -15,15 +11,8 @@ import (
 // admin API and no trusted proxy, and every join must still get a 201.
 func TestJoinersAgainstMinimal(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: minimal.New(), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
 	b := &bench{cfg: BenchConfig{Scale: 1}, log: t.Output()}
-	j, err := b.joiners(context.Background(), "http://"+ln.Addr().String(), 1, 20, time.Second)
+	j, err := b.joiners(context.Background(), startMinimal(t), 1, 20, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,14 +106,7 @@ func TestSmokeFanout(t *testing.T) {
 
 func TestSmokeFanoutMinimal(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: minimal.New(), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	opts := smokeOptions(t, "http://"+ln.Addr().String())
+	opts := smokeOptions(t, startMinimal(t))
 	opts.SourceCIDR = "127.0.1.0/30"
 	res, err := Execute(context.Background(), opts, &Fanout{Target: TargetMinimal, Subscribers: 20, Calls: 3,
 		Interval: 100 * time.Millisecond, Hold: 100 * time.Millisecond, Settle: 500 * time.Millisecond})
@@ -133,4 +126,18 @@ func TestSmokeMixedDay(t *testing.T) {
 			t.Errorf("no %s in a mixed day", op)
 		}
 	}
+}
+
+// startMinimal serves the minimal reference server on a free loopback
+// port for the test and returns its URL.
+func startMinimal(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: minimal.New(), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
 }
