@@ -124,17 +124,28 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 		c.done()
 		return
 	}
+	if h.afterAccept != nil {
+		h.afterAccept()
+	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
-	c.ws.Store(ws)
 	c.mu.Lock()
 	c.gauge = h.m.clients.WithLabelValues(c.stream)
 	c.gauge.Inc()
 	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
 	c.mu.Unlock()
+	// From here on the connection can be ended (end needs the gauge and
+	// the ping timer set).
+	c.ws.Store(ws)
 	go c.read(ws)
 	// Frames queued before the upgrade (the snapshot) started no writer:
 	// the outbox keeps its writer slot taken until this one.
 	go c.write()
+	// The hub may have started closing during the upgrade, and then found
+	// no socket to say 1001 on: say it now. (Close cancels h.ctx before it
+	// looks at the connections, so one of the two sees the other.)
+	if h.ctx.Err() != nil {
+		go c.goingAway()
+	}
 }
 
 // done marks a served connection as gone for the hub.
@@ -167,7 +178,9 @@ func (c *conn) end(why closeReason) {
 	}
 	ws := c.socket()
 	c.mu.Lock()
-	c.pinger.Stop()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	c.mu.Unlock()
 	c.finish() // stop queueing frames while the close handshake runs
 	if why.code == 0 {
@@ -241,11 +254,12 @@ func (c *conn) write() {
 }
 
 // writeTimedOut closes the connection if the batch that began at since is
-// still being written: the client stopped reading.
+// still being written: the client stopped reading. A connection already
+// ending is left to end (its close handshake has its own timeout).
 func (c *conn) writeTimedOut(since int64) {
-	if c.writingSince.CompareAndSwap(since, 0) {
+	if !c.ending.Load() && c.writingSince.CompareAndSwap(since, 0) {
 		c.h.m.slow.Inc()
-		c.abort()
+		go c.abort() // CloseNow may wait for the connection's goroutines
 	}
 }
 
@@ -254,9 +268,10 @@ func (c *conn) ping() {
 	ws := c.socket()
 	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.PongTimeout)
 	err := ws.Ping(ctx)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	cancel()
 	if err != nil {
-		if ctx.Err() != nil {
+		if timedOut && !c.ending.Load() {
 			c.end(closeReason{code: websocket.StatusPolicyViolation, reason: "no pong", slow: true})
 		}
 		return // otherwise the connection is closing already
@@ -302,12 +317,20 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	var r io.Reader = nc
-	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		r = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	n := brw.Reader.Buffered()
+	if n == 0 {
+		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
 	}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(r, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+	// The client wrote past its request (a first frame in the same
+	// packet). Accept keeps only what the returned reader has buffered,
+	// so the early bytes go into its buffer now.
+	early, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc), max(wsReadBuffer, n))
+	if _, err := br.Peek(n); err != nil {
+		_ = nc.Close()
+		return nil, nil, err
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, wsWriteBuffer)), nil
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

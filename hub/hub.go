@@ -27,7 +27,8 @@ type Config struct {
 	// OutboxSize bounds the frames waiting for one connection besides the
 	// newest state, which conflates [64].
 	OutboxSize int
-	// WriteTimeout bounds every frame write [10s].
+	// WriteTimeout bounds the writing of every batch of frames (what a
+	// connection's outbox held when its writer took it) [10s].
 	WriteTimeout time.Duration
 	// PingInterval is how often clients are pinged [30s]; PongTimeout how
 	// long a pong may take [15s].
@@ -102,6 +103,8 @@ type Hub struct {
 	connWG  sync.WaitGroup // served connections
 	roomWG  sync.WaitGroup // room goroutines
 	watchWG sync.WaitGroup // watchWrites
+
+	afterAccept func() // tests: runs between the upgrade and the setup
 }
 
 // Errors a subscription may fail with, besides the store's.
@@ -158,7 +161,7 @@ func (h *Hub) watchWrites() {
 			overdue = overdue[:0]
 			h.mu.Lock()
 			for c := range h.conns {
-				if since := c.writingSince.Load(); since != 0 && since <= cutoff {
+				if since := c.writingSince.Load(); since != 0 && since <= cutoff && !c.ending.Load() {
 					overdue = append(overdue, late{c, since})
 				}
 			}

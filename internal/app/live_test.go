@@ -99,6 +99,10 @@ func TestLiveRefusals(t *testing.T) {
 	}
 
 	t.Run("allowed and same origins upgrade; the address cap answers 429", func(t *testing.T) {
+		// The refusals above run once this returns, from the same address:
+		// the server must have let go of these two by then, or they would
+		// meet the cap.
+		defer waitLiveClients(t, srv.URL, 0)
 		for _, origin := range []string{"https://board.example.org", srv.URL} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			ws, _, err := websocket.Dial(ctx, wsURL(srv.URL, instPath), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
@@ -116,6 +120,29 @@ func TestLiveRefusals(t *testing.T) {
 			t.Errorf("429 headers %v, want Retry-After and X-RateLimit-Limit: 2", resp.Header)
 		}
 	})
+}
+
+// waitLiveClients waits until the server at base counts n connected live
+// clients of each stream.
+func waitLiveClients(t *testing.T, base string, n int) {
+	t.Helper()
+	want := fmt.Sprintf(`queueless_live_clients{stream="institution"} %d`, n)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), want+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live clients: no %q in /metrics within 10s", want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func attempt(t *testing.T, base, path, origin string, noUpgrade bool) (int, []byte) {
