@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -329,11 +331,14 @@ func (h *Hub) Close(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	if !waitCtx(ctx, &h.connWG) {
+		// CloseNow on a connection whose close handshake is under way waits
+		// for it: drop them all at once, and not under h.mu.
 		h.mu.Lock()
-		for c := range h.conns {
-			c.abort()
-		}
+		late := slices.Collect(maps.Keys(h.conns))
 		h.mu.Unlock()
+		for _, c := range late {
+			go c.abort()
+		}
 		h.log.Warn("live: connections did not close in time; dropped them")
 		waitCtx(context.Background(), &h.connWG)
 	}
