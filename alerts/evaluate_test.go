@@ -175,3 +175,21 @@ func TestTransitionEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateRealClock: the rule with the real clock, once.
+func TestEvaluateRealClock(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	obs := Observation{InstitutionID: 7, Open: true, Waiting: 2, OldestWaitingAt: now.Add(-11 * time.Minute), LastCallAt: now.Add(-time.Hour)}
+	got := Evaluate(time.Now(), DefaultThresholds(), obs, State{})
+	if len(got) != 1 || got[0].Action != ActionRaise || got[0].Alert.Kind != KindQueueStalled {
+		t.Fatalf("Evaluate now, 11 minutes without a call = %v, want a queue_stalled raise", briefs(got))
+	}
+	if d := time.Since(got[0].Alert.OpenedAt); d < 0 || d > time.Minute {
+		t.Fatalf("opened_at %v is not now", got[0].Alert.OpenedAt)
+	}
+	obs.OldestWaitingAt, obs.LastCallAt = time.Now().Add(-9*time.Minute), time.Time{}
+	if got := Evaluate(time.Now(), DefaultThresholds(), obs, State{}); len(got) != 0 {
+		t.Fatalf("Evaluate now, 9 minutes of waiting = %v, want nothing", briefs(got))
+	}
+}
