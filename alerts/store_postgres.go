@@ -95,9 +95,13 @@ func (s *PostgresStore) State(ctx context.Context, institutionID int64) (State, 
 const openAlertsSQL = `SELECT ` + alertColumns + ` FROM alerts
 	WHERE institution_id = $1 AND resolved_at IS NULL ORDER BY id`
 
-const staffResolvedSQL = `SELECT kind, max(resolved_at) FROM alerts
-	WHERE institution_id = $1 AND resolved_at IS NOT NULL AND resolved_by <> 'system'
-	GROUP BY kind`
+// One probe of alerts_staff_resolved_idx per kind (open alerts have no
+// resolved_by, so the index leaves them out).
+const staffResolvedSQL = `SELECT k.kind, last.resolved_at
+	FROM unnest($2::text[]) AS k(kind)
+	CROSS JOIN LATERAL (SELECT resolved_at FROM alerts
+		WHERE institution_id = $1 AND kind = k.kind AND resolved_by <> 'system'
+		ORDER BY resolved_at DESC LIMIT 1) AS last`
 
 // StateTx is State inside the caller's transaction (the evaluation job's
 // Store.Update, which holds the institution's lock).
@@ -111,7 +115,11 @@ func StateTx(ctx context.Context, tx pgx.Tx, institutionID int64) (State, error)
 		return State{}, fmt.Errorf("alert state of institution %d: %w", institutionID, err)
 	}
 	st := State{Open: open, StaffResolvedAt: map[Kind]time.Time{}}
-	rows, err = tx.Query(ctx, staffResolvedSQL, institutionID)
+	kinds := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		kinds[i] = string(k)
+	}
+	rows, err = tx.Query(ctx, staffResolvedSQL, institutionID, kinds)
 	if err != nil {
 		return State{}, fmt.Errorf("alert state of institution %d: staff resolves: %w", institutionID, err)
 	}

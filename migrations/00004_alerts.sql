@@ -25,8 +25,13 @@ CREATE TABLE alerts (
 -- At most one open alert per institution and kind.
 CREATE UNIQUE INDEX alerts_open_key ON alerts (institution_id, kind) WHERE resolved_at IS NULL;
 
--- An institution's alerts, newest first; the last staff resolve per kind.
-CREATE INDEX alerts_institution_idx ON alerts (institution_id, kind, resolved_at);
+-- An institution's alerts, newest first.
+CREATE INDEX alerts_institution_idx ON alerts (institution_id, id);
+
+-- The last staff resolve of each kind, read at every evaluation: one index
+-- probe per kind, however many alerts the institution has had.
+CREATE INDEX alerts_staff_resolved_idx ON alerts (institution_id, kind, resolved_at)
+    WHERE resolved_by <> 'system';
 
 -- +goose Down
 DROP TABLE alerts;
