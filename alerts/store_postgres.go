@@ -12,7 +12,7 @@ import (
 )
 
 // PostgresStore is the Store of production mode, on the alerts table of
-// migrations/00004_alerts.sql.
+// migrations/00020_alerts.sql.
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// TestFeedbackTable checks the backstops of migration 00005: feedback once
+// TestFeedbackTable checks the backstops of migration 00021: feedback once
 // per ticket, and the ranges of rating, SQD answers and comment.
 func TestFeedbackTable(t *testing.T) {
 	t.Parallel()
