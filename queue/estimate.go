@@ -32,7 +32,8 @@ const (
 	ActiveCounterWindow = 15 * time.Minute
 	// paceDecay weights a gap by exp(-age/paceDecay): the last hour counts
 	// most, a gap an hour old weighs e^-2 (0.14) of a fresh one.
-	paceDecay = 30 * time.Minute
+	paceDecay   = 30 * time.Minute
+	paceHorizon = 6 * paceDecay
 	// longGapFactor: a counter's gap longer than this many times the median
 	// gap (and than minLongGap) spans a break, not a visit, and is left out.
 	longGapFactor = 5
@@ -113,6 +114,11 @@ func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
 	if n < EstimateMinCalls {
 		return Pace{}, false
 	}
+	// Calls older than paceHorizon weigh under e^-6 of a fresh one: leave
+	// them out, and the work per state change stays bounded all day.
+	from, _ := slices.BinarySearchFunc(calls, now.Add(-paceHorizon), func(c CallRecord, t time.Time) int { return c.At.Compare(t) })
+	calls = calls[from:]
+	n = len(calls)
 
 	// Gaps between the service's consecutive calls, any counter.
 	var svcGaps []gap
