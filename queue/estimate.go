@@ -116,8 +116,9 @@ func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
 	}
 	// Calls older than paceHorizon weigh under e^-6 of a fresh one: leave
 	// them out, and the work per state change stays bounded all day.
+	// Keep the last EstimateMinCalls whatever their age.
 	from, _ := slices.BinarySearchFunc(calls, now.Add(-paceHorizon), func(c CallRecord, t time.Time) int { return c.At.Compare(t) })
-	calls = calls[from:]
+	calls = calls[min(from, n-EstimateMinCalls):]
 	n = len(calls)
 
 	// Gaps between the service's consecutive calls, any counter.
@@ -145,6 +146,7 @@ func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
 	p.GapCV = clamp(svcCV, 0.5, 1.5)
 	p.PaceError = p.GapCV / math.Sqrt(effectiveCount(kept, now))
 
+	limit := breakLimit(allCounter)
 	pooled, _ := weightedMoments(dropBreaks(allCounter), now)
 	if pooled <= 0 {
 		// No counter has called twice yet (the first calls of the day come
@@ -162,13 +164,15 @@ func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
 		// Shrink toward the pooled pace with the weight of one fresh gap.
 		// While people wait the counter is busy, so the time since its
 		// last call is part of a visit: the total time over the finished
-		// visits (the exponential's estimate under censoring).
-		open := now.Sub(last[name]).Seconds()
-		p.counters = append(p.counters, counterPace{
-			every:     (sum + pooled) / (weight + 1),
-			busyEvery: (sum + pooled + open) / (weight + 1),
-			open:      open,
-		})
+		// visits (the exponential's estimate under censoring). Unless that
+		// time is already as long as a break: then it is one.
+		open := now.Sub(last[name])
+		c := counterPace{every: (sum + pooled) / (weight + 1), open: open.Seconds()}
+		c.busyEvery = c.every
+		if open <= limit {
+			c.busyEvery = (sum + pooled + open.Seconds()) / (weight + 1)
+		}
+		p.counters = append(p.counters, c)
 	}
 	p.Interval = time.Duration(p.interval(true) * float64(time.Second))
 	return p, p.Interval > 0
@@ -223,17 +227,26 @@ func decay(at, now time.Time) float64 {
 	return math.Exp(-now.Sub(at).Seconds() / paceDecay.Seconds())
 }
 
-// dropBreaks leaves out the gaps that span a break rather than a visit.
-func dropBreaks(gaps []gap) []gap {
+// breakLimit is the longest gap that is a visit, not a break: longGapFactor
+// times the median gap, and at least minLongGap.
+func breakLimit(gaps []gap) time.Duration {
 	if len(gaps) == 0 {
-		return nil
+		return minLongGap
 	}
 	ds := make([]time.Duration, len(gaps))
 	for i, g := range gaps {
 		ds[i] = g.d
 	}
 	slices.Sort(ds)
-	limit := max(longGapFactor*ds[len(ds)/2], minLongGap)
+	return max(longGapFactor*ds[len(ds)/2], minLongGap)
+}
+
+// dropBreaks leaves out the gaps that span a break rather than a visit.
+func dropBreaks(gaps []gap) []gap {
+	if len(gaps) == 0 {
+		return nil
+	}
+	limit := breakLimit(gaps)
 	out := gaps[:0:0]
 	for _, g := range gaps {
 		if g.d <= limit {

@@ -274,3 +274,41 @@ func medianOf(xs []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+// TestEstimateCounterOnBreak: counters gone longer than a visit can last
+// (5 times the median visit) are on a break, not in a long visit. After
+// the lunch hour, before anyone has called again, the pace is the one they
+// had, not slowed by the hour.
+func TestEstimateCounterOnBreak(t *testing.T) {
+	t.Parallel()
+	start := estT0.Add(8 * time.Hour)
+	calls := merge(everyN("1", start, 4*time.Minute, 30), everyN("2", start.Add(time.Minute), 4*time.Minute, 30))
+	now := calls[len(calls)-1].At.Add(50 * time.Minute)
+	p, ok := ServicePace(calls, now)
+	if !ok || p.Counters != 2 {
+		t.Fatalf("pace = %+v, %v; want the two counters last seen", p, ok)
+	}
+	if !near(p.Interval, 2*time.Minute, 0.02) {
+		t.Errorf("interval %v after a 50-minute break, want the 2 minutes of before", p.Interval)
+	}
+	// The same counters 6 minutes into a visit: that does count.
+	p, _ = ServicePace(calls, calls[len(calls)-1].At.Add(6*time.Minute))
+	if p.Interval <= 2*time.Minute {
+		t.Errorf("interval %v 6 minutes into 4-minute visits, want slower than 2 minutes", p.Interval)
+	}
+}
+
+// TestEstimateOldCalls: calls hours old (a service quiet since the morning)
+// still give a pace, and nothing breaks when all are past the horizon.
+func TestEstimateOldCalls(t *testing.T) {
+	t.Parallel()
+	start := estT0.Add(8 * time.Hour)
+	calls := everyN("1", start, 5*time.Minute, 6)
+	p, ok := ServicePace(calls, start.Add(8*time.Hour))
+	if !ok || p.Calls != EstimateMinCalls || !near(time.Duration(p.interval(false)*float64(time.Second)), 5*time.Minute, 0.01) {
+		t.Fatalf("pace = %+v, %v; want the last 3 calls' 5-minute pace", p, ok)
+	}
+	if w := p.Wait(4); w.Seconds <= 0 || w.High < w.Seconds {
+		t.Errorf("wait %+v", w)
+	}
+}
