@@ -139,7 +139,20 @@ func NewCalendar(s DaySettings, def *time.Location) (*Calendar, error) {
 
 func parseWeek(hours map[string][][]string) (*[7][]Period, error) {
 	var week [7][]Period
-	for key, periods := range hours {
+	// In a fixed order (unknown keys first, then sun..sat), so that of
+	// several mistakes the same one is reported every time.
+	keys := make([]string, 0, len(hours))
+	for key := range hours {
+		keys = append(keys, key)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := slices.Index(DayKeys[:], a) - slices.Index(DayKeys[:], b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, key := range keys {
+		periods := hours[key]
 		day := slices.Index(DayKeys[:], key)
 		if day < 0 {
 			return nil, Errorf(CodeInvalid, "hours: %q is not a day; use mon, tue, wed, thu, fri, sat, sun", key)

@@ -629,3 +629,25 @@ func TestHoursDate(t *testing.T) {
 		t.Errorf("text round trip gave %v", back)
 	}
 }
+
+func TestHoursValidationIsDeterministic(t *testing.T) {
+	t.Parallel()
+	s := DaySettings{Hours: map[string][][]string{
+		"tue": {{"12:00", "08:00"}}, "mon": {{"9", "10:00"}}, "fri": {{"08:00", "12:00"}, {"09:00", "10:00"}}, "xyz": {}}}
+	first := ""
+	for range 20 {
+		_, err := NewCalendar(s, time.UTC)
+		if err == nil {
+			t.Fatal("accepted")
+		}
+		if first == "" {
+			first = err.Error()
+		}
+		if err.Error() != first {
+			t.Fatalf("error %q, then %q", first, err)
+		}
+	}
+	if !strings.Contains(first, `"xyz"`) {
+		t.Errorf("error %q, want the unknown day reported first", first)
+	}
+}
