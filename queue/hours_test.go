@@ -452,7 +452,9 @@ func (r refSchedule) instant(y int, m time.Month, d, minutes int) time.Time {
 // (touching ones joined), looking as far as 12 days.
 func (r refSchedule) next(now time.Time) (open bool, next time.Time) {
 	var ivs [][2]time.Time
-	day := now.In(r.loc).AddDate(0, 0, -1)
+	// Count days on a UTC noon: local midnights may not exist (Santiago).
+	ly, lm, ld := now.In(r.loc).Date()
+	day := time.Date(ly, lm, ld-1, 12, 0, 0, 0, time.UTC)
 	for k := 0; k < 12; k++ {
 		y, m, d := day.AddDate(0, 0, k).Date()
 		if r.closed[fmt.Sprintf("%04d-%02d-%02d", y, m, d)] {
