@@ -34,7 +34,7 @@ type App struct {
 	Sync     *institutions.Syncer
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
-	redis    *redis.Client
+	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient
 
 	// closers run in reverse order at shutdown, after the HTTP server stops.
 	closers []func(context.Context)
@@ -72,14 +72,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else {
 		store, tokens = queue.NewMemoryStore(), auth.NewMemoryStore()
 	}
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		a.redis = redis.NewClient(opts)
-		a.closers = append(a.closers, func(context.Context) { _ = a.redis.Close() })
-		checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	if err := a.openRedis(checks); err != nil {
+		return nil, err
 	}
 
 	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
@@ -116,6 +110,38 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// openRedis builds the Redis client, when one is configured: every use of
+// Redis (live broker, join throttle) goes through it, so that a cluster
+// serves them all.
+func (a *App) openRedis(checks map[string]func(context.Context) error) error {
+	switch {
+	case a.cfg.RedisURL != "":
+		opts, err := redis.ParseURL(a.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		c := redis.NewClient(opts)
+		a.redis = c
+		checks["redis"] = func(ctx context.Context) error { return c.Ping(ctx).Err() }
+	case a.cfg.RedisClusterURL != "":
+		opts, err := redis.ParseClusterURL(a.cfg.RedisClusterURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_CLUSTER_URL: %w", err)
+		}
+		c := redis.NewClusterClient(opts)
+		a.redis = c
+		// Ready when every shard's master answers: a shard away means
+		// the live channels and counters of its slots are.
+		checks["redis"] = func(ctx context.Context) error {
+			return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		}
+	default:
+		return nil
+	}
+	a.closers = append(a.closers, func(context.Context) { _ = a.redis.Close() })
+	return nil
 }
 
 // openPostgres connects, waiting up to the start-up timeout for the server,
