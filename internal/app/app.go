@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/httpapi"
+	"github.com/queueless/queueless/hub"
 	"github.com/queueless/queueless/institutions"
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/queue"
@@ -35,6 +37,13 @@ type App struct {
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient
+	hub      *hub.Hub
+	draining atomic.Bool // /readyz fails from the first step of shutdown
+	// drainers finish background work at shutdown, after the last HTTP
+	// request and before the pools close (Serve's step 3): the place for
+	// durable job workers to stop taking jobs and finish the running ones
+	// (River's Client.Stop(ctx), issue 13).
+	drainers []func(context.Context) error
 
 	// closers run in reverse order at shutdown, after the HTTP server stops.
 	closers []func(context.Context)
@@ -59,7 +68,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 
 	var store queue.Store
 	var tokens auth.Store
-	checks := map[string]func(context.Context) error{}
+	checks := map[string]func(context.Context) error{
+		"shutdown": func(context.Context) error {
+			if a.draining.Load() {
+				return errors.New("draining: this instance is shutting down")
+			}
+			return nil
+		},
+	}
 	if cfg.DatabaseURL != "" {
 		pool, err := openPostgres(ctx, cfg, log)
 		if err != nil {
@@ -218,17 +234,56 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	a.log.Info("shutting down")
-	if err := srv.Shutdown(sctx); err != nil {
-		a.log.Warn("http shutdown", "error", err.Error())
-	}
-	a.Close(sctx)
+	a.shutdown(srv)
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// OnDrain registers fn to run at shutdown once HTTP requests are done and
+// before the workers stop and the pools close, under the shutdown's
+// deadline: durable job workers finish their running jobs there.
+func (a *App) OnDrain(fn func(context.Context) error) { a.drainers = append(a.drainers, fn) }
+
+// shutdown drains the instance within SHUTDOWN_TIMEOUT, in this order:
+//  1. /readyz fails and the hub refuses new live connections (503: the
+//     load balancer tries another instance);
+//  2. at the same time, the listener closes and in-flight requests finish
+//     (http.Server.Shutdown), while every live client is told to reconnect
+//     (1012) over DRAIN_SPREAD, at most half the timeout;
+//  3. the drainers run (job workers finish their jobs);
+//  4. Close: background workers stop, leftover streams get 1001, the
+//     broker and the pools close.
+func (a *App) shutdown(srv *http.Server) {
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	a.draining.Store(true)
+	a.log.Info("shutting down: draining")
+
+	var wg sync.WaitGroup
+	if a.hub != nil {
+		spread := min(a.cfg.DrainSpread, a.cfg.ShutdownTimeout/2)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(sctx, spread+a.cfg.ShutdownTimeout/4)
+			defer cancel()
+			a.hub.Drain(dctx, spread)
+		}()
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", "error", err.Error())
+	}
+	wg.Wait()
+	for _, d := range a.drainers {
+		if err := d(sctx); err != nil {
+			a.log.Warn("shutdown: drain", "error", err.Error())
+		}
+	}
+	a.Close(sctx)
+	a.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond).String())
 }
 
 // Close stops the workers and closes the pools.

@@ -25,6 +25,7 @@ type Config struct {
 	SweepInterval   time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	DrainSpread     time.Duration
 	StartupTimeout  time.Duration
 	DBMaxConns      int32
 	LogFormat       string
@@ -79,6 +80,7 @@ var envVars = []envVar{
 	{"SWEEP_INTERVAL", "1s", "how often expired tickets are looked for (100ms..1m)", durationVar(func(c *Config) *time.Duration { return &c.SweepInterval }, 100*time.Millisecond, time.Minute)},
 	{"REQUEST_TIMEOUT", "10s", "deadline of every HTTP request (100ms..5m)", durationVar(func(c *Config) *time.Duration { return &c.RequestTimeout }, 100*time.Millisecond, 5*time.Minute)},
 	{"SHUTDOWN_TIMEOUT", "15s", "time allowed for a graceful shutdown (1s..5m)", durationVar(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, time.Second, 5*time.Minute)},
+	{"DRAIN_SPREAD", "3s", "on SIGTERM, the time over which live clients are told to reconnect elsewhere (close code 1012), so that they do not all land on the other instances at once (0s..1m; at most half of SHUTDOWN_TIMEOUT is used)", durationVar(func(c *Config) *time.Duration { return &c.DrainSpread }, 0, time.Minute)},
 	{"STARTUP_TIMEOUT", "30s", "how long start-up waits for PostgreSQL and Redis (1s..10m)", durationVar(func(c *Config) *time.Duration { return &c.StartupTimeout }, time.Second, 10*time.Minute)},
 	{"DB_MAX_CONNS", "20", "PostgreSQL pool size (1..1000)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

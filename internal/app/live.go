@@ -35,6 +35,7 @@ func (a *App) setupLive(ctx context.Context) error {
 		_ = broker.Close()
 		return fmt.Errorf("live: %w", err)
 	}
+	a.hub = h
 	a.closers = append(a.closers, h.Close)
 	a.Queue.OnEvent(h.Publish)
 	a.HTTP.MountLive(httpapi.LiveConfig{Hub: h, AllowedOrigins: a.cfg.AllowedOrigins, MaxPerAddr: a.cfg.WSMaxPerIP})
