@@ -216,3 +216,40 @@ func redisCLI(t *testing.T, addr string, args ...string) []any {
 	}
 	return v
 }
+
+// newBenchBroker is newRedisBroker / newClusterBroker for benchmarks.
+func newBenchBroker(tb testing.TB, url string, cluster bool) *hub.RedisBroker {
+	tb.Helper()
+	var client redis.UniversalClient
+	if cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		client = redis.NewClusterClient(opts)
+	} else {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		client = redis.NewClient(opts)
+	}
+	b, err := hub.NewRedisBroker(client, hub.RedisBrokerConfig{Prefix: "bench:", PublishQueue: 1 << 16})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = b.Close()
+		_ = client.Close()
+	})
+	return b
+}
+
+func subscribeB(tb testing.TB, b hub.Broker, channel string, h hub.Handler) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.Subscribe(ctx, channel, h); err != nil {
+		tb.Fatalf("subscribe %s: %v", channel, err)
+	}
+}
