@@ -114,11 +114,16 @@ func publish(t *testing.T, b hub.Broker, channel, msg string) {
 func TestBrokerContract(t *testing.T) {
 	t.Parallel()
 	for _, impl := range []struct {
-		name string
-		pair brokerPair
-	}{{"memory", memoryPair}, {"redis", redisPair}} {
+		name  string
+		setup func(t *testing.T) brokerPair
+	}{
+		{"memory", func(*testing.T) brokerPair { return memoryPair }},
+		{"redis", func(*testing.T) brokerPair { return redisPair }},
+		{"redis cluster", clusterPairs},
+	} {
 		t.Run(impl.name, func(t *testing.T) {
 			t.Parallel()
+			impl := struct{ pair brokerPair }{impl.setup(t)}
 			t.Run("every subscriber gets every message in order", func(t *testing.T) {
 				t.Parallel()
 				a, b := impl.pair(t)

@@ -96,11 +96,14 @@ type Hub struct {
 	ctx    context.Context // cancelled when the hub closes
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool
-	rooms   map[int64]*room
-	conns   map[*conn]struct{}
-	perAddr map[string]int
+	mu     sync.Mutex
+	closed bool
+	// draining: new subscriptions are refused and every connection is
+	// being told to reconnect elsewhere (Drain).
+	draining bool
+	rooms    map[int64]*room
+	conns    map[*conn]struct{}
+	perAddr  map[string]int
 
 	connWG  sync.WaitGroup // served connections
 	roomWG  sync.WaitGroup // room goroutines
@@ -240,6 +243,9 @@ func (h *Hub) admit(addr string) error {
 	defer h.mu.Unlock()
 	if h.closed {
 		return ErrClosed
+	}
+	if h.draining {
+		return ErrDraining
 	}
 	if h.cfg.MaxPerAddr > 0 && h.perAddr[addr] >= h.cfg.MaxPerAddr {
 		h.m.refused.WithLabelValues("per_address").Inc()

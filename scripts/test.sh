@@ -80,6 +80,11 @@ ensure_tools() {
 	if ! have redis-cli; then
 		pkgs+=(redis-tools)
 	fi
+	# The chaos suite (chaos/) puts Debian's nginx in front of three
+	# instances, with deploy/nginx.conf.
+	if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
+		pkgs+=(nginx)
+	fi
 	# The browser tests (web/browser_test.go) drive Debian's Chromium with
 	# playwright-core, which they npm ci into web/e2e when it is missing.
 	if ! have chromium; then

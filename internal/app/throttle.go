@@ -75,7 +75,7 @@ const scriptLoadTimeout = time.Second
 // must start all the same, and the join throttle limits locally until Redis
 // answers. After a Redis restart the store reloads its scripts by itself.
 type redisLimiterStore struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 
 	built atomic.Value // limiter.Store, once built
@@ -140,8 +140,10 @@ func (s *redisLimiterStore) Increment(ctx context.Context, key string, count int
 }
 
 // boundedClient gives script loads without a deadline one: the store's
-// constructor passes context.Background.
-type boundedClient struct{ *redis.Client }
+// constructor passes context.Background. Over a cluster, go-redis loads a
+// script on every shard, and each counter is one key, so that every
+// script call stays within one slot.
+type boundedClient struct{ redis.UniversalClient }
 
 func (c boundedClient) ScriptLoad(ctx context.Context, script string) *redis.StringCmd {
 	if _, ok := ctx.Deadline(); !ok {
@@ -149,5 +151,5 @@ func (c boundedClient) ScriptLoad(ctx context.Context, script string) *redis.Str
 		ctx, cancel = context.WithTimeout(ctx, scriptLoadTimeout)
 		defer cancel()
 	}
-	return c.Client.ScriptLoad(ctx, script)
+	return c.UniversalClient.ScriptLoad(ctx, script)
 }

@@ -62,6 +62,9 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	cfg.AdminToken = AdminToken
 	cfg.SweepInterval = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Stopping a test server tells its live clients to reconnect (1012)
+	// over DRAIN_SPREAD: quickly here, tests stop many servers.
+	cfg.DrainSpread = 100 * time.Millisecond
 	// No join throttle or admission control unless a test asks for them:
 	// tests send every request from 127.0.0.1, often hundreds at once.
 	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, 0

@@ -302,6 +302,12 @@ scenario('the server restarts while a phone page is open: it reconnects and show
   await control('stop', 'main');
   await waitFor(phone, 'phone says it is reconnecting', () => /Reconnecting/.test(document.querySelector('#conn').textContent) && !document.querySelector('#conn').hidden);
   await waitFor(board, 'board says it is reconnecting', () => /Reconnecting/.test(document.querySelector('#conn').textContent));
+  // The server drained: it told both pages to reconnect (1012), which
+  // they show as reconnecting, not as an error.
+  for (const [name, page] of [['phone', phone], ['board', board]]) {
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.liveRestarts), '1', `${name} was told 1012 once`);
+    assert.equal(await page.locator('.error:visible').count(), 0, `${name} shows no error while reconnecting`);
+  }
 
   // While the pages' server is down, the ticket is called through another
   // instance: the pages can only learn it from the snapshot they get when
