@@ -308,3 +308,5 @@ func TestKnownKeyEncoding(t *testing.T) {
 		t.Errorf("PrivateKey() = %s, want %s", got, want)
 	}
 }
+
+func ecdhP256Key() (*ecdh.PrivateKey, error) { return ecdh.P256().GenerateKey(rand.Reader) }

@@ -57,6 +57,11 @@
 // web/static/sw.js (shows the notification, opens or focuses its url on a
 // click), served at <root>/sw.js so that its scope is the whole site and
 // stays the same across builds. The phone page already imports push.js;
-// the integration adds a button (hidden until pushSupported()) and calls
-// offerPush(button, ticketID) once per ticket view.
+// the integration adds a button ("Notify me even when this page is
+// closed") to the ticket view and calls
+//
+//	const detach = offerPush(button, ticket.id, { onMessage: (text) => say(text) });
+//
+// when the view opens (detach() when it closes): offerPush hides the button
+// where pushes cannot work, runs the opt-in on a click and shows "on" after.
 package push

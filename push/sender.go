@@ -299,6 +299,15 @@ func (s *Sender) client() *http.Client {
 	return s.defaultClient()
 }
 
+// Close closes the idle connections of the Sender's default client (at
+// shutdown, and in tests that check for leaked goroutines). The Sender
+// stays usable.
+func (s *Sender) Close() {
+	if s.Client == nil {
+		s.defaultClient().CloseIdleConnections()
+	}
+}
+
 // defaultClient is made once per Sender, so that connections to a push
 // service are reused across sends.
 func (s *Sender) defaultClient() *http.Client {

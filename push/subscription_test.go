@@ -123,3 +123,34 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// Whatever a client posts, ParseSubscription answers with a subscription
+// that round-trips or with an ErrInvalidSubscription, never a panic.
+func FuzzParseSubscription(f *testing.F) {
+	b := &browser{auth: bytes.Repeat([]byte{7}, 16)}
+	key, _ := ecdhP256Key()
+	b.key = key
+	f.Add(b.subscriptionJSON("https://fcm.googleapis.com/fcm/send/x"))
+	f.Add([]byte(`{"endpoint":"https://a.example/","keys":{"p256dh":"","auth":""}}`))
+	f.Add([]byte(`{"endpoint":"http://[::1]:80/","keys":{}}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"endpoint":"https://%zz","keys":{"p256dh":"BA","auth":"AA=="}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range []push.Policy{{}, {AllowLoopback: true}} {
+			s, err := p.ParseSubscription(data)
+			if err != nil {
+				if !errors.Is(err, push.ErrInvalidSubscription) {
+					t.Fatalf("error %v is not ErrInvalidSubscription", err)
+				}
+				continue
+			}
+			out, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.ParseSubscription(out); err != nil {
+				t.Fatalf("accepted %q, then refused its own JSON %s: %v", data, out, err)
+			}
+		}
+	})
+}
