@@ -34,7 +34,10 @@
 // # Wiring (at the integration)
 //
 //	keys, err := push.KeySource{Private: cfg.VAPIDPrivateKey, Store: store}.Keys(ctx)
-//	sender := &push.Sender{Keys: keys, Subject: cfg.VAPIDSubject}
+//	// store: &push.MemoryKeyStore{} in embedded mode, nil in production;
+//	// errors.Is(err, push.ErrNoKey): push is off (GET /api/v1/push/key
+//	// answers 404, and the phone page's opt-in says it failed).
+//	sender := &push.Sender{Keys: keys, Subject: cfg.VAPIDSubject} // sender.Close() at shutdown
 //
 //	GET  /api/v1/push/key          -> {"public_key": keys.PublicKey()}
 //	POST /api/v1/tickets/{id}/push -> sub, err := push.ParseSubscription(body)
@@ -42,15 +45,21 @@
 //	        with err.Error() as the message; else store sub (its JSON from
 //	        json.Marshal(sub) round-trips through ParseSubscription): 201.
 //
-// The jobs worker sends with
+// The zero Policy (https only, public hosts) is production's and embedded
+// mode's; tests whose push service is an httptest server use
+// Policy{AllowLoopback: true}, on the Sender and when parsing. The jobs
+// worker reads the stored subscription back with the same Policy and sends
 //
-//	err := sender.Send(ctx, sub, push.Message{Event, Title, Body, URL}, push.Options{TTL: 10 * time.Minute, Urgency: push.UrgencyHigh})
+//	err := sender.Send(ctx, sub, push.Message{Event, Title, Body, URL}, push.Options{TTL: 10 * time.Minute, Urgency: push.UrgencyHigh, Topic: ticketTopic})
 //
-// and maps push.OutcomeOf(err): Sent records the delivery sent; Gone deletes
-// the subscription (the browser unsubscribed or the endpoint expired); Retry
-// returns an error, or snoozes for SendError.RetryAfter when it is set;
-// Permanent fails the delivery without retrying (400/401/403/413: a bad key,
-// a bad subject or too large a message, which repeating will not fix).
+// then maps push.OutcomeOf(err): Sent records the delivery sent; Gone
+// deletes the subscription (the browser unsubscribed or the endpoint
+// expired) and ends the job; Retry returns the error, or
+// river.JobSnooze(se.RetryAfter) when the *SendError has a RetryAfter;
+// Permanent fails the delivery without retrying (river.JobCancel: 400, 401,
+// 403, 413, a bad key, subject or subscription, or too large a message,
+// which repeating will not fix). SendError.Detail is the delivery's
+// last_error.
 //
 // The browser side is web/static/push.js (the opt-in: permission, service
 // worker, subscribe with GET /api/v1/push/key, POST to the ticket) and

@@ -165,7 +165,8 @@ type Sender struct {
 	Policy Policy
 	// Client sends the requests; nil means a client with a 30 s timeout
 	// that follows no redirect, uses no proxy and connects only to the
-	// addresses Policy allows.
+	// addresses Policy allows. A Client given here must guard its own
+	// dials: Policy then checks only the endpoint's text.
 	Client *http.Client
 	// Now is the clock for the token's exp and Retry-After dates; nil means
 	// time.Now.
