@@ -50,7 +50,7 @@
 // Policy{AllowLoopback: true}, on the Sender and when parsing. The jobs
 // worker reads the stored subscription back with the same Policy and sends
 //
-//	err := sender.Send(ctx, sub, push.Message{Event, Title, Body, URL}, push.Options{TTL: 10 * time.Minute, Urgency: push.UrgencyHigh, Topic: ticketTopic})
+//	err := sender.Send(ctx, sub, push.Message{Event, Title, Body, URL}, push.Options{TTL: 10 * time.Minute, Urgency: push.UrgencyHigh, Topic: push.TopicFor(ticketID)})
 //
 // then maps push.OutcomeOf(err): Sent records the delivery sent; Gone
 // deletes the subscription (the browser unsubscribed or the endpoint

@@ -2,6 +2,7 @@ package push
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"errors"
 	"fmt"
@@ -336,4 +337,14 @@ func (s *Sender) defaultClient() *http.Client {
 		}
 	})
 	return s.dflt
+}
+
+// TopicFor makes a Topic from any key (a ticket's id, which may be longer
+// than a Topic or hold other characters): the first 32 characters of the
+// base64url SHA-256 of key. A ticket's messages share it, so that a
+// turn_called replaces a near_turn still waiting at the push service for an
+// offline phone.
+func TopicFor(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return b64.EncodeToString(sum[:])[:32]
 }

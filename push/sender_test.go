@@ -273,3 +273,20 @@ func TestSenderConcurrentSends(t *testing.T) {
 		}
 	}
 }
+
+func TestTopicFor(t *testing.T) {
+	t.Parallel()
+	a, b := push.TopicFor("0190f1c2-7d5e-7a3b-9c1d-2e3f4a5b6c7d"), push.TopicFor("0190f1c2-7d5e-7a3b-9c1d-2e3f4a5b6c7e")
+	if a == b || a != push.TopicFor("0190f1c2-7d5e-7a3b-9c1d-2e3f4a5b6c7d") {
+		t.Errorf("TopicFor is not a function of its key: %q %q", a, b)
+	}
+	ps := newPushService(t)
+	s := newSender(t)
+	sub, _ := s.Policy.ParseSubscription(newBrowser(t).subscriptionJSON(ps.srv.URL + "/push/1"))
+	if err := s.Send(context.Background(), sub, aMessage, push.Options{Topic: a}); err != nil {
+		t.Fatalf("Send with TopicFor's topic: %v", err)
+	}
+	if got := ps.received()[0].header.Get("Topic"); got != a || len(got) != 32 {
+		t.Errorf("Topic header %q, want %q (32 characters)", got, a)
+	}
+}
