@@ -3,6 +3,7 @@
 // closed tab comes back to it.
 
 import { api, ApiError, errorText, newKey } from './api.js';
+import { offerPush } from './push.js'; // the ticket's notify-me button, wired at the integration
 import { Live, newerTicket } from './live.js';
 import { waitText, shortWait, statusText, el, say, flash, clock } from './format.js';
 
