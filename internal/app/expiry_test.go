@@ -213,7 +213,7 @@ func (r *liveReader) waitFor(t *testing.T, what string, d time.Duration, cond fu
 		select {
 		case <-r.more:
 		case <-timeout:
-			t.Fatalf("no %s within %v (%d frames)", what, d, n)
+			t.Fatalf("waited %v for %s (%d frames)", d, what, n)
 		}
 	}
 }
