@@ -75,11 +75,13 @@ func TestRedisBrokerRestartsSilentSubscription(t *testing.T) {
 // instances queue up to PublishQueue and are dropped past it, each one
 // counted and each refusal an error to the publisher; this instance's own
 // handlers still get every message at once. What the retry of the batch in
-// flight finally gives up on is counted too.
+// flight finally gives up on is counted too: in the end every message is.
 func TestRedisBrokerDropsWhenQueueFull(t *testing.T) {
 	t.Parallel()
 	addr, stop, _ := testenv.StartRedisServer(t)
-	const health, queue, n = 200 * time.Millisecond, 2, 10
+	// A health interval long enough that the batch in flight is still
+	// being retried (for two intervals) while the test publishes.
+	const health, queue, n = 2 * time.Second, 2, 300
 	b, reg := newRedisBrokerWith(t, "redis://"+addr+"/0", hub.RedisBrokerConfig{Prefix: "p:", HealthInterval: health, PublishQueue: queue})
 	var local recorder
 	subscribe(t, b, "c", &local)
@@ -94,20 +96,19 @@ func TestRedisBrokerDropsWhenQueueFull(t *testing.T) {
 			refused++
 		}
 	}
-	// The queue holds 2, and the publishing goroutine may have taken one
-	// more into its batch: 7 or 8 refused at once.
-	if refused < n-queue-1 || refused > n-queue {
-		t.Errorf("%d publishes refused, want %d or %d (queue of %d)", refused, n-queue-1, n-queue, queue)
+	// At most the queue and one batch (up to 256, however many the
+	// publishing goroutine happened to find queued) are not refused.
+	const maxBatch = 256
+	if refused < n-queue-maxBatch || refused > n-queue {
+		t.Errorf("%d publishes refused, want %d to %d (queue of %d, batches of up to %d)", refused, n-queue-maxBatch, n-queue, queue, maxBatch)
 	}
 	if got := metric(t, reg, "queueless_live_broker_publish_dropped_total"); got < float64(refused) {
 		t.Errorf("dropped_total = %v right after %d refusals", got, refused)
 	}
 	if got, _ := local.snapshot(); !slices.Equal(got, want) {
-		t.Errorf("local handler got %q, want all of %q at once", got, want)
+		t.Errorf("local handler got %d messages, want all %d at once, in order", len(got), len(want))
 	}
-	// The queued ones are retried for two health intervals, then dropped:
-	// every message is accounted for.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(6*health + 10*time.Second)
 	for metric(t, reg, "queueless_live_broker_publish_dropped_total") != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("dropped_total = %v, want %d once the retries give up", metric(t, reg, "queueless_live_broker_publish_dropped_total"), n)
