@@ -250,7 +250,7 @@ func TestJoinThrottleByPhone(t *testing.T) {
 // designed) fails the test instead of loosening it.
 func TestJoinThrottleSharedAcrossInstances(t *testing.T) {
 	t.Parallel()
-	cfg := testapp.Config(t, testapp.Production, testapp.PrivateRedis(t), joinRate("7-M"), func(c *app.Config) {
+	cfg := testapp.Config(t, testapp.Production, testapp.PrivateRedis(t), joinRate("7-H"), func(c *app.Config) {
 		c.RequestTimeout = 20 * time.Second
 		c.JoinLimiterTimeout = 10 * time.Second
 	})
@@ -372,7 +372,7 @@ func TestJoinThrottleRedisStopsUnderLoad(t *testing.T) {
 	t.Parallel()
 	addr, stop, start := testenv.StartRedisServer(t)
 	const prefix, limit, clients = "throttle-load:", 5, 8
-	cfg := testapp.Config(t, testapp.Production, joinRate(fmt.Sprintf("%d-M", limit)), trustedProxies("127.0.0.1/32"))
+	cfg := testapp.Config(t, testapp.Production, joinRate(fmt.Sprintf("%d-H", limit)), trustedProxies("127.0.0.1/32"))
 	cfg.RedisURL, cfg.RedisPrefix = "redis://"+addr+"/0", prefix
 	// A Redis that answers, however slowly, is waited for: the phase with
 	// Redis up then counts exactly. A stopped Redis refuses at once.
