@@ -37,6 +37,12 @@ type Config struct {
 	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
+
+	// JoinLimiterTimeout bounds one call to the join throttle's store; 0 is
+	// the throttle's default (1s). No environment variable: tests that
+	// assert exact shared counts under load set it, so that a slow but
+	// answering Redis is waited for rather than stood in for.
+	JoinLimiterTimeout time.Duration
 }
 
 // envVar describes one variable for the README and for errors.

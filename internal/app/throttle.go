@@ -36,11 +36,12 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 			store = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "limit", CleanUpInterval: time.Minute})
 		}
 		t := httpapi.NewJoinThrottle(httpapi.ThrottleConfig{
-			Store:       store,
-			AddressRate: a.cfg.JoinRate,
-			PhoneRate:   a.cfg.JoinPhoneRate,
-			Logger:      a.log,
-			Registerer:  a.Registry,
+			Store:        store,
+			StoreTimeout: a.cfg.JoinLimiterTimeout,
+			AddressRate:  a.cfg.JoinRate,
+			PhoneRate:    a.cfg.JoinPhoneRate,
+			Logger:       a.log,
+			Registerer:   a.Registry,
 		})
 		mw = append(mw, t.Middleware)
 	}

@@ -79,6 +79,16 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	return cfg
 }
 
+// PrivateRedis starts a redis-server of the test's own (testenv) and
+// returns an option that points a production server at it: for tests that
+// assert exact shared counts, which the shared TEST_REDIS_URL server,
+// loaded by every other test, could make late.
+func PrivateRedis(t testing.TB) Option {
+	t.Helper()
+	addr, _, _ := testenv.StartRedisServer(t)
+	return func(c *app.Config) { c.RedisURL = "redis://" + addr + "/0" }
+}
+
 // Start starts a server in mode and stops it when the test ends.
 func Start(t testing.TB, mode Mode, opts ...Option) *Server {
 	t.Helper()
