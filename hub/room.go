@@ -193,6 +193,7 @@ type batch struct {
 	notes       []note
 	anns        []*queue.Announcement
 	annAt       []int64
+	calls       []*frame
 }
 
 type note struct {
@@ -272,15 +273,22 @@ func (r *room) applyState(ev *wireEvent, out *batch) {
 	for i := range ev.Transitions {
 		t := &ev.Transitions[i]
 		switch {
-		case t.From == "" && t.Ticket.Status.Waiting():
-			r.waiting.add(t.Ticket.Number)
-		case t.From.Waiting() && !t.Ticket.Status.Waiting():
-			r.waiting.remove(t.Ticket.Number)
+		case t.Ticket.Status.Waiting():
+			// A join, or a ticket notified, maybe with a new priority.
+			r.waiting.add(waiterOf(&t.Ticket, t.Ticket.Place))
+		case t.From.Waiting():
+			r.waiting.remove(t.Ticket.ID)
 		}
 		r.record(&t.Ticket, v)
 	}
 	for i := range ev.Updated {
+		if t := &ev.Updated[i]; t.Status.Waiting() {
+			r.waiting.add(waiterOf(t, t.Place)) // a priority change moves it
+		}
 		r.record(&ev.Updated[i], v)
+	}
+	for i := range ev.Calls {
+		out.calls = append(out.calls, &frame{data: callFrame(&ev.Calls[i]), at: ev.PublishedAt, call: true})
 	}
 	for _, n := range ev.Notifications {
 		if w := r.watches[n.TicketID]; w != nil {
@@ -309,7 +317,7 @@ func (r *room) decorated(w *watch) queue.Ticket {
 	t := w.ticket
 	var ahead int64
 	if t.Status.Waiting() {
-		ahead = r.waiting.before(t.Number)
+		ahead = r.waiting.ahead(t.ID, &r.inst)
 	}
 	queue.Decorate(&t, &r.inst, ahead)
 	return t
@@ -319,6 +327,11 @@ func (r *room) decorated(w *watch) queue.Ticket {
 // subscribers, one frame per followed ticket whose view changed, then
 // notifications and announcements.
 func (r *room) fanOut(out *batch) {
+	for _, f := range out.calls {
+		for c := range r.subs {
+			c.push(f, false)
+		}
+	}
 	if out.instChanged {
 		if len(r.subs) > 0 {
 			f := &frame{data: institutionFrame(typeUpdate, &r.inst), at: out.at}

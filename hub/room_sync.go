@@ -13,7 +13,7 @@ import (
 // snapshot is state read from the store.
 type snapshot struct {
 	inst       queue.Institution
-	nums       []int64
+	waiters    []queue.Waiter
 	tickets    map[string]queue.Ticket
 	notes      map[string][]queue.Notification // missed while away, to replay
 	consistent bool                            // every read saw the same version
@@ -34,7 +34,7 @@ func (r *room) load(ctx context.Context, known map[string]time.Time) (*snapshot,
 			return nil, err
 		}
 		s := &snapshot{tickets: map[string]queue.Ticket{}}
-		if s.nums, err = st.WaitingNumbers(ctx, r.id); err != nil {
+		if s.waiters, err = st.WaitingPlaces(ctx, r.id); err != nil {
 			return nil, err
 		}
 		for id := range known {
@@ -143,7 +143,7 @@ func (r *room) applySnapshot(s *snapshot, out *batch) {
 	}
 	r.inst = s.inst
 	r.snap = nil
-	r.waiting.reset(s.nums)
+	r.waiting.reset(s.waiters)
 	queued := map[int64]bool{} // notifications that waiting events will deliver
 	for _, ev := range r.pending {
 		for _, n := range ev.Notifications {
