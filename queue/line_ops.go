@@ -12,6 +12,7 @@ import (
 // labels, streak); removing one that has waiting tickets or issued tickets
 // today is a conflict. Counters lose the codes of removed services.
 func (s *Service) SetServices(ctx context.Context, id int64, specs []LineSpec, meta Meta) (Institution, error) {
+	specs = slices.Clone(specs) // validation trims and fills in: the caller's stay as they are
 	if err := validateLineSpecs(specs); err != nil {
 		return Institution{}, err
 	}
