@@ -38,6 +38,8 @@ func (s *Server) getInstitution(c echo.Context) error {
 type joinBody struct {
 	Phone             *string `json:"phone"`
 	NearTurnThreshold *int    `json:"near_turn_threshold"`
+	Service           *string `json:"service"`
+	Priority          *string `json:"priority"`
 }
 
 func (s *Server) join(c echo.Context) error {
@@ -49,7 +51,22 @@ func (s *Server) join(c echo.Context) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
-	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key")}
+	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), Service: b.Service}
+	if b.Priority != nil {
+		p, err := queue.ParsePriority(*b.Priority)
+		if err != nil {
+			return err
+		}
+		req.Priority = &p
+	}
+	meta := citizen(c)
+	if p, ok := c.Get("principal").(auth.Principal); ok {
+		// A walk-in: staff join on someone's behalf.
+		if err := p.CanManage(id); err != nil {
+			return err
+		}
+		req.Source, meta = queue.SourceStaff, staffMeta(c)
+	}
 	if b.NearTurnThreshold != nil {
 		if *b.NearTurnThreshold == 0 {
 			return invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
@@ -59,7 +76,7 @@ func (s *Server) join(c echo.Context) error {
 	if _, set := c.Request().Header["Idempotency-Key"]; set && req.IdempotencyKey == "" {
 		return invalid("Idempotency-Key must be 1 to 64 printable ASCII characters")
 	}
-	res, err := s.q.Join(c.Request().Context(), id, req, citizen(c))
+	res, err := s.q.Join(c.Request().Context(), id, req, meta)
 	if err != nil {
 		return err
 	}
@@ -165,6 +182,8 @@ type institutionBody struct {
 	Address  optional[string]       `json:"address"`
 	Status   optional[queue.Status] `json:"status"`
 	Capacity optional[int64]        `json:"capacity"`
+	// PriorityRun: 0..10, 0 = no priority lane.
+	PriorityRun optional[int] `json:"priority_run"`
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -183,6 +202,9 @@ func (b institutionBody) patch() (queue.Patch, error) {
 		return p, err
 	}
 	p.SetCapacity, p.Capacity = b.Capacity.Set, b.Capacity.Value
+	if p.PriorityRun, err = requireValue(b.PriorityRun, "priority_run"); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 
@@ -204,7 +226,7 @@ func (s *Server) createInstitution(c echo.Context) error {
 	if p.Kind == nil {
 		return invalid("kind is required (government, bank, utility, health or other)")
 	}
-	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity}
+	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun}
 	if p.Address != nil {
 		f.Address = *p.Address
 	}
@@ -246,6 +268,7 @@ func (s *Server) patchInstitution(c echo.Context) error {
 type advanceBody struct {
 	Count   *int    `json:"count"`
 	Counter *string `json:"counter"`
+	Service *string `json:"service"`
 }
 
 func (s *Server) advance(c echo.Context) error {
@@ -257,7 +280,7 @@ func (s *Server) advance(c echo.Context) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
-	req := queue.AdvanceRequest{Count: 1, Counter: b.Counter}
+	req := queue.AdvanceRequest{Count: 1, Counter: b.Counter, Service: b.Service}
 	if b.Count != nil {
 		req.Count = *b.Count
 		if req.Count == 0 {

@@ -17,12 +17,31 @@ func (s *Service) Ticket(ctx context.Context, id string) (Ticket, error) {
 	}
 	var ahead int64
 	if t.Status.Waiting() {
-		if ahead, err = s.store.WaitingBefore(ctx, t.InstitutionID, t.Number); err != nil {
+		if ahead, err = s.peopleAhead(ctx, &inst, &t); err != nil {
 			return t, err
 		}
 	}
 	t.decorate(&inst, ahead)
 	return t, nil
+}
+
+// peopleAhead is how many tickets will be called before waiting ticket t,
+// by the calling order (order.go): its rank in its lane, read from the
+// store, turned into people ahead with its line's lanes and streak.
+func (s *Service) peopleAhead(ctx context.Context, inst *Institution, t *Ticket) (int64, error) {
+	inst.ensureLines()
+	rank, err := s.store.LaneRank(ctx, *t, inst.PriorityRun > 0)
+	if err != nil {
+		return 0, err
+	}
+	return lineAhead(inst, t, rank), nil
+}
+
+// simpleOrder reports whether inst's calling order is v1's number order:
+// one line and no priority ticket waiting.
+func simpleOrder(inst *Institution) bool {
+	inst.ensureLines()
+	return len(inst.Services) == 1 && inst.Services[0].WaitingPriority == 0
 }
 
 // Notifications lists a ticket's notifications, oldest first.
@@ -49,14 +68,21 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 		n := list[limit-1].Number
 		next = &n
 	}
-	// Ranks run on consecutively only when every waiting ticket is listed.
-	consecutive := slices.Contains(statuses, TicketWaiting) && slices.Contains(statuses, TicketNotified)
+	// Ranks run on consecutively only when every waiting ticket is listed
+	// and the calling order is the number order.
+	simple := simpleOrder(&inst)
+	consecutive := simple && slices.Contains(statuses, TicketWaiting) && slices.Contains(statuses, TicketNotified)
 	ahead := int64(-1)
 	out := make([]StaffTicket, len(list))
 	for i := range list {
 		t := &list[i]
 		if t.Status.Waiting() {
-			if ahead < 0 || !consecutive {
+			switch {
+			case !simple:
+				if ahead, err = s.peopleAhead(ctx, &inst, t); err != nil {
+					return nil, nil, err
+				}
+			case ahead < 0 || !consecutive:
 				if ahead, err = s.store.WaitingBefore(ctx, id, t.Number); err != nil {
 					return nil, nil, err
 				}

@@ -42,6 +42,11 @@ func NewMemoryStore() *MemoryStore {
 func cloneInst(i *Institution) Institution {
 	c := *i
 	c.RecentCalls = slices.Clone(i.RecentCalls)
+	c.Services = slices.Clone(i.Services)
+	c.Counters = slices.Clone(i.Counters)
+	for k := range c.Counters {
+		c.Counters[k].Services = slices.Clone(c.Counters[k].Services)
+	}
 	return c
 }
 
@@ -91,11 +96,13 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	}
 	for _, t := range ch.Inserted {
 		t := t
+		t.Place = placeOf(&t)
 		m.tickets[t.ID] = &t
 		m.byInst[id] = append(m.byInst[id], &t)
 	}
 	for _, t := range ch.Updated {
 		if p, ok := m.tickets[t.ID]; ok {
+			t.Place = placeOf(&t)
 			*p = t
 		}
 	}
@@ -324,4 +331,58 @@ func (tx *memTx) IdempotentTickets(ctx context.Context, keys []string, since tim
 		}
 	}
 	return issued, nil
+}
+
+// WaitingPlaces implements Store.
+func (m *MemoryStore) WaitingPlaces(ctx context.Context, institutionID int64) ([]Waiter, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := []Waiter{}
+	for _, t := range m.byInst[institutionID] {
+		if t.Status.Waiting() {
+			out = append(out, Waiter{ID: t.ID, Number: t.Number, Service: t.Service, Place: placeOf(t), Priority: t.Priority != nil})
+		}
+	}
+	return out, nil
+}
+
+// LaneRank implements Store.
+func (m *MemoryStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var n int64
+	place := placeOf(&t)
+	for _, x := range m.byInst[t.InstitutionID] {
+		if x.Status.Waiting() && x.Service == t.Service && (!lane || (x.Priority != nil) == (t.Priority != nil)) &&
+			Before(placeOf(x), x.Number, place, t.Number) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (tx *memTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error) {
+	type laneKey struct {
+		code string
+		pri  bool
+	}
+	lanes := map[laneKey][]Ticket{}
+	for _, t := range tx.m.byInst[tx.inst.ID] {
+		if !t.Status.Waiting() || (codes != nil && !slices.Contains(codes, t.Service)) {
+			continue
+		}
+		k := laneKey{t.Service, t.Priority != nil}
+		lanes[k] = append(lanes[k], *t)
+	}
+	var out []Ticket
+	for _, lane := range lanes {
+		slices.SortFunc(lane, func(a, b Ticket) int {
+			if Before(placeOf(&a), a.Number, placeOf(&b), b.Number) {
+				return -1
+			}
+			return 1
+		})
+		out = append(out, lane[:min(perLane, len(lane))]...)
+	}
+	return out, nil
 }
