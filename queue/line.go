@@ -184,6 +184,9 @@ func LocalDay(inst *Institution, t time.Time) string {
 func (l *Line) nextLabel(day string) string {
 	if l.LabelDay != day {
 		l.LabelDay, l.LabelSeq = day, 0
+		if l.CalledDay != day {
+			l.NowServingLabel = nil // nothing called yet today
+		}
 	}
 	l.LabelSeq++
 	return FormatLabel(l.Code, l.LabelSeq)
