@@ -6,7 +6,7 @@
 
 import { api, ApiError, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
-import { waitText, el, say, flash, clock, counterName, sortedServices } from './format.js';
+import { waitText, el, say, flash, clock, counterName, counterPhrase, sortedServices } from './format.js';
 import { CallLog } from './calls.js';
 import { Announcer, spokenLabel } from './speech.js';
 
@@ -52,7 +52,7 @@ function shown(c) {
 /** sentence is a call as it is said aloud and read by a screen reader. */
 function sentence(c) {
   const who = c.label ? spokenLabel(c.label) : `number ${c.number}`;
-  const where = c.counter ? ` at ${counterName(c.counter).toLowerCase()}` : '';
+  const where = c.counter ? ` at ${counterPhrase(c.counter)}` : '';
   return c.reason === 'recall' ? `Calling again ${who}${where}` : `Now serving ${who}${where}`;
 }
 

@@ -99,13 +99,22 @@ export function priorityText(p) {
   return p ? priorityWords[p] || p : '';
 }
 
-/** counterName is a counter as shown: "Counter 3", or "Window 2" as given. */
+/**
+ * counterName is a counter as shown: a short code ("3", "B", "A1") is
+ * "Counter 3"; a name ("Window 2", "Triage") is shown as given.
+ */
 export function counterName(c) {
   if (c == null || c === '') return 'Counter';
-  return /^(counter|window|desk|booth|cashier|table|room)\b/i.test(c) ? c : `Counter ${c}`;
+  return /^(\d+[A-Za-z]?|[A-Za-z]{1,2}\d*)$/.test(c) ? `Counter ${c}` : c;
 }
 
 /** sortedServices returns an institution's services in display order. */
 export function sortedServices(inst) {
   return (inst.services || []).slice().sort((a, b) => a.position - b.position);
+}
+
+/** counterPhrase is a counter inside a sentence: "counter 3", or "Triage". */
+export function counterPhrase(c) {
+  const name = counterName(c);
+  return name.startsWith('Counter ') ? `counter ${name.slice(8)}` : name;
 }

@@ -4,7 +4,7 @@
 
 import { api, ApiError, errorText, newKey } from './api.js';
 import { Live, newerTicket } from './live.js';
-import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices } from './format.js';
+import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
 const $ = (id) => document.getElementById(id);
@@ -354,7 +354,7 @@ function onFrame(f) {
 const ACTIVE = new Set(['waiting', 'notified', 'serving']);
 
 function statusSentence(t) {
-  const counter = t.counter ? `counter ${t.counter}` : 'the counter';
+  const counter = t.counter ? counterPhrase(t.counter) : 'the counter';
   switch (t.status) {
     case 'waiting':
       return `You're in line. We'll tell you when it's nearly your turn.`;
@@ -410,9 +410,9 @@ function render(t) {
   $('t-facts').hidden = !waiting;
 
   ui.turn.hidden = !(serving && !t.checked_in_at);
-  $('t-turn-counter').textContent = t.counter ? `Go to counter ${t.counter}` : 'Go to the counter';
+  $('t-turn-counter').textContent = t.counter ? `Go to ${counterPhrase(t.counter)}` : 'Go to the counter';
   $('t-checkin').hidden = !(serving && !t.checked_in_at);
-  $('t-checkin').textContent = t.counter ? `I'm at counter ${t.counter}` : `I'm at the counter`;
+  $('t-checkin').textContent = t.counter ? `I'm at ${counterPhrase(t.counter)}` : `I'm at the counter`;
   $('t-cancel').hidden = !active;
   $('t-new').hidden = active;
 
@@ -442,7 +442,7 @@ function renderService(t) {
 function titleFor(t) {
   switch (t.status) {
     case 'serving':
-      return t.checked_in_at ? `${ticketName(t)} being served` : `Your turn! ${t.counter ? 'Counter ' + t.counter : ''} – ${ticketName(t)}`;
+      return t.checked_in_at ? `${ticketName(t)} being served` : `Your turn! ${t.counter ? counterName(t.counter) : ''} – ${ticketName(t)}`;
     case 'waiting':
     case 'notified':
       return `${ticketName(t)} · ${t.people_ahead} ahead – QueueLess`;

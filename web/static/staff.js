@@ -8,7 +8,7 @@
 
 import { api, ApiError, errorText, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
-import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, PRIORITIES, counterName, sortedServices } from './format.js';
+import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, PRIORITIES, counterName, counterPhrase, sortedServices } from './format.js';
 import { Trail } from './trail.js';
 import { LinkCard } from './link.js';
 import { Setup } from './setup.js';
@@ -447,7 +447,7 @@ function numbers(list) {
 function advanceText(res, counter) {
   const parts = [];
   if (res.called.length) {
-    parts.push(`Called ${numbers(res.called)}${counter ? ` to counter ${counter}` : ''}.`);
+    parts.push(`Called ${numbers(res.called)}${counter ? ` to ${counterPhrase(counter)}` : ''}.`);
   } else {
     parts.push('Nobody is waiting to be called.');
   }
@@ -460,7 +460,7 @@ async function recall(t, button) {
   button.disabled = true;
   try {
     await call('POST', `tickets/${t.id}/recall`);
-    ok(`Called ${ticketName(t)} again${t.counter ? ` to counter ${t.counter}` : ''}.`);
+    ok(`Called ${ticketName(t)} again${t.counter ? ` to ${counterPhrase(t.counter)}` : ''}.`);
     scheduleRefresh();
   } catch (err) {
     fail(err, {
@@ -645,7 +645,7 @@ async function callParticular(ev) {
     const res = await call('POST', `tickets/${t.id}/call`, { body });
     ui.callDialog.close();
     particular = null;
-    ok(`Called ${ticketName(res)}${res.counter ? ` to counter ${res.counter}` : ''} out of turn (${reason}).`);
+    ok(`Called ${ticketName(res)}${res.counter ? ` to ${counterPhrase(res.counter)}` : ''} out of turn (${reason}).`);
     scheduleRefresh();
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
