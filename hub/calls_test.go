@@ -128,3 +128,55 @@ func TestBoardHearsEveryCall(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func samePos(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+// TestBoardGetsCallsLostInAGap: calls whose event never reached the room
+// (here: made by a service that publishes nothing) are read back from the
+// audit trail when the room reloads, and the board hears every call once,
+// in order.
+func TestBoardGetsCallsLostInAGap(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, 1, nil)
+	ctx := context.Background()
+	inst := s.institution()
+	wired := s.inst[0].svc
+	silent := queue.NewService(s.store, queue.Config{}) // its events reach no hub
+	for range 8 {
+		s.join(0, inst.ID)
+	}
+	board := s.dial(0, instPath(inst.ID))
+	board.waitFor("snapshot", 10*time.Second, func(f liveFrame) bool { return f.Type == "snapshot" })
+	var want []int64
+	for _, step := range []struct {
+		svc   *queue.Service
+		count int
+	}{{wired, 1}, {silent, 3}, {wired, 2}, {silent, 1}, {wired, 1}} {
+		res, err := step.svc.Advance(ctx, inst.ID, queue.AdvanceRequest{Count: step.count}, queue.Meta{Actor: "token:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range res.Called {
+			want = append(want, tk.Number)
+		}
+	}
+	var got []int64
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		got = got[:0]
+		for _, f := range board.all() {
+			if f.Type == "call" {
+				var c struct{ Call callOnBoard }
+				if err := json.Unmarshal([]byte(f.Raw), &c); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, c.Call.Number)
+			}
+		}
+		if len(got) >= len(want) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the board heard calls %v, want %v", got, want)
+	}
+}

@@ -39,6 +39,10 @@ type room struct {
 	timer       *time.Timer          // gap wait, or retry of a failed reload
 	needReload  bool
 	checkBehind int64 // store version seen ahead of ours at the last check
+	// lastCall is the audit event id of the newest call sent to the boards
+	// (0 before the first): a reload sends the calls after it, which the
+	// boards missed, and events never send a call twice.
+	lastCall    int64
 	unsubscribe func()
 }
 
@@ -287,9 +291,7 @@ func (r *room) applyState(ev *wireEvent, out *batch) {
 		}
 		r.record(&ev.Updated[i], v)
 	}
-	for i := range ev.Calls {
-		out.calls = append(out.calls, &frame{data: callFrame(&ev.Calls[i]), at: ev.PublishedAt, call: true})
-	}
+	r.addCalls(ev.Calls, ev.PublishedAt, out)
 	for _, n := range ev.Notifications {
 		if w := r.watches[n.TicketID]; w != nil {
 			out.notes = append(out.notes, note{w: w, n: n})
@@ -301,6 +303,18 @@ func (r *room) applyState(ev *wireEvent, out *batch) {
 	}
 	out.instChanged = true
 	out.at = max(out.at, ev.PublishedAt)
+}
+
+// addCalls queues the call frames of calls not sent yet.
+func (r *room) addCalls(calls []queue.CallRecord, at int64, out *batch) {
+	for i := range calls {
+		c := &calls[i]
+		if c.EventID != 0 && c.EventID <= r.lastCall {
+			continue // already sent, from a reload
+		}
+		r.lastCall = max(r.lastCall, c.EventID)
+		out.calls = append(out.calls, &frame{data: callFrame(c), at: at, call: true})
+	}
 }
 
 // record keeps a followed ticket's record as of version v.

@@ -95,8 +95,18 @@ func (r *room) reload(ctx context.Context, reason string) {
 	}
 	r.h.m.resyncs.WithLabelValues(reason).Inc()
 	r.needReload = !snap.consistent
+	// The calls the boards missed, read back from the audit trail. Only
+	// this goroutine sends calls, so lastCall cannot move meanwhile.
+	var missed []queue.CallRecord
+	if r.lastCall > 0 {
+		if missed, err = queue.CallsSince(ctx, r.h.store, r.id, r.lastCall); err != nil {
+			r.h.log.Warn("live: read missed calls", "institution_id", r.id, "error", err.Error())
+			r.needReload = true
+		}
+	}
 	out := &batch{}
 	r.mu.Lock()
+	r.addCalls(missed, time.Now().UnixNano(), out)
 	r.applySnapshot(snap, out)
 	r.drainPending(out)
 	r.fanOut(out)

@@ -28,6 +28,8 @@ type wireEvent struct {
 	Lines  []queue.LineRecord   `json:"lines,omitempty"`
 	Places map[string]time.Time `json:"places,omitempty"`
 	Calls  []queue.CallRecord   `json:"calls,omitempty"`
+	// CallEvents are the calls' audit event ids, which their JSON leaves out.
+	CallEvents []int64 `json:"call_events,omitempty"`
 }
 
 type wireTransition struct {
@@ -51,6 +53,9 @@ func encodeEvent(ev queue.Event, now time.Time) ([]byte, error) {
 		PublishedAt:   now.UnixNano(),
 		Lines:         queue.LineRecords(ev.Institution.Services),
 		Calls:         ev.Calls,
+	}
+	for _, c := range ev.Calls {
+		w.CallEvents = append(w.CallEvents, c.EventID)
 	}
 	place := func(t *queue.Ticket) {
 		if w.Places == nil {
@@ -93,6 +98,11 @@ func decodeEvent(b []byte) (wireEvent, error) {
 	}
 	for i := range w.Updated {
 		w.Updated[i].Place = w.Places[w.Updated[i].ID]
+	}
+	for i := range w.Calls {
+		if i < len(w.CallEvents) {
+			w.Calls[i].EventID = w.CallEvents[i]
+		}
 	}
 	return w, nil
 }

@@ -71,6 +71,9 @@ type CallRecord struct {
 	// Reason is in_order, priority, recall, or the staff's words for a
 	// particular call.
 	Reason string `json:"reason"`
+	// EventID is the id of the call's audit event (ticket.called or
+	// ticket.recalled): calls are read back from the audit trail by it.
+	EventID int64 `json:"-"`
 }
 
 // Call reasons.

@@ -133,6 +133,14 @@ func (s *Service) update(ctx context.Context, id int64, ann *Announcement, fn fu
 	if err != nil {
 		return ch, err
 	}
+	// Each call has its audit event, in the same order.
+	j := 0
+	for _, a := range ch.Audit {
+		if (a.Kind == AuditCalled || a.Kind == AuditRecalled) && j < len(ch.Calls) {
+			ch.Calls[j].EventID = a.ID
+			j++
+		}
+	}
 	if ch.Institution == nil && ann == nil {
 		return ch, nil
 	}
