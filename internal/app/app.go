@@ -19,9 +19,11 @@ import (
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/httpapi"
 	"github.com/queueless/queueless/institutions"
+	"github.com/queueless/queueless/jobs"
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/web"
+	"github.com/queueless/queueless/webhooks"
 )
 
 // App is one running QueueLess server.
@@ -32,6 +34,8 @@ type App struct {
 	Auth     *auth.Service
 	HTTP     *httpapi.Server
 	Sync     *institutions.Syncer
+	Jobs     *jobs.Client      // River: Jobs.Stop finishes in-flight jobs (jobs.go)
+	Webhooks *webhooks.Service // webhooks and their deliveries
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    *redis.Client
@@ -82,6 +86,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	}
 
+	if err := a.setupJobs(ctx, store); err != nil {
+		return nil, err
+	}
 	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
 	a.Queue.OnEvent(newDomainMetrics(a.Registry))
 	if a.Embedded() {
@@ -108,6 +115,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := web.Register(a.HTTP.Echo()); err != nil {
 		return nil, err
 	}
+	a.mountJobs()
 	if err := a.setupLive(ctx); err != nil {
 		return nil, err
 	}
@@ -171,6 +179,9 @@ func (a *App) Start(ctx context.Context) {
 		a.Queue.RunSweeper(ctx, a.cfg.SweepInterval)
 	}()
 	a.startSync(ctx)
+	if err := a.startJobs(ctx); err != nil {
+		a.log.Error("jobs did not start: deliveries wait in the job table", "error", err.Error())
+	}
 }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down: stop accepting,

@@ -34,6 +34,7 @@ type Config struct {
 	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
+	Jobs            JobsConfig   // durable jobs, webhooks (jobs.go)
 }
 
 // envVar describes one variable for the README and for errors.
