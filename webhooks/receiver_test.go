@@ -22,6 +22,9 @@ type attempt struct {
 	sigOK    bool
 }
 
+// dropConnection, as an answer, closes the connection without a response.
+const dropConnection = -1
+
 // receiver is an institution's system: it checks signatures, answers what
 // the test says, and counts, per delivery id, the attempts it accepted.
 type receiver struct {
@@ -63,6 +66,12 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 		a.status = answer(a)
 	}
 	r.record(a)
+	if a.status == dropConnection {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	w.WriteHeader(a.status)
 }
 
