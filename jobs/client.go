@@ -70,7 +70,9 @@ func (cfg *Config) riverConfig(reg *Registry) *river.Config {
 		cfg.RescueAfter = 2 * time.Minute
 	}
 	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = time.Minute
+		// River refuses a job timeout above the rescue time: a job would
+		// be rescued (and run twice) while it may still be running.
+		cfg.JobTimeout = min(time.Minute, cfg.RescueAfter/2)
 	}
 	rc := &river.Config{
 		Logger:               cfg.Logger.With("component", "jobs"),
