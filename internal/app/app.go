@@ -116,6 +116,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.mountJobs()
+	if err := a.mountJobsUI(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.setupLive(ctx); err != nil {
 		return nil, err
 	}
