@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,12 +55,33 @@ func NewRegistry() *Registry { return &Registry{Workers: river.NewWorkers()} }
 // Client is River's client in either mode. Insert jobs through InsertManyTx
 // (PostgreSQL, in the caller's transaction) or InsertMany (embedded, inside
 // the memory store's critical section).
+//
+// The embedded client sets its SQLite database up in the background (River's
+// migrations take a few seconds under the race detector): every method waits
+// for it, and nothing asks for it before the first webhook exists.
 type Client struct {
 	pg      *river.Client[pgx.Tx]
-	lite    *river.Client[*sql.Tx]
-	liteDB  *sql.DB
 	working bool
 	log     *slog.Logger
+
+	ready   chan struct{} // closed once lite, liteDB and initErr are set
+	lite    *river.Client[*sql.Tx]
+	liteDB  *sql.DB
+	initErr error
+
+	mu      sync.Mutex
+	started bool // Start reached River
+	stopped bool // Stop was called: a late Start does nothing
+}
+
+// wait blocks until the client is set up, or ctx ends.
+func (c *Client) wait(ctx context.Context) error {
+	select {
+	case <-c.ready:
+		return c.initErr
+	case <-ctx.Done():
+		return fmt.Errorf("jobs: waiting for the job database: %w", ctx.Err())
+	}
 }
 
 func (cfg *Config) riverConfig(reg *Registry) *river.Config {
@@ -102,19 +124,37 @@ func NewPostgres(pool *pgxpool.Pool, reg *Registry, cfg Config) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: new client: %w", err)
 	}
-	return &Client{pg: c, working: rc.Workers != nil, log: rc.Logger}, nil
+	ready := make(chan struct{})
+	close(ready)
+	return &Client{pg: c, working: rc.Workers != nil, log: rc.Logger, ready: ready}, nil
 }
 
 // NewEmbedded returns the embedded mode's client over a private in-memory
-// SQLite database, migrated with River's own migrations. The database lives
-// as long as the client: Close drops it.
+// SQLite database, migrated with River's own migrations in the background.
+// The database lives as long as the client: Close drops it.
 func NewEmbedded(ctx context.Context, reg *Registry, cfg Config) (*Client, error) {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	rc := cfg.riverConfig(reg)
+	c := &Client{working: rc.Workers != nil, log: rc.Logger, ready: make(chan struct{})}
+	go func() {
+		defer close(c.ready)
+		c.lite, c.liteDB, c.initErr = openEmbedded(context.WithoutCancel(ctx), rc)
+		if c.initErr != nil {
+			c.log.Error("jobs: the embedded job database did not open", "error", c.initErr.Error())
+		}
+	}()
+	return c, nil
+}
+
+func openEmbedded(ctx context.Context, rc *river.Config) (*river.Client[*sql.Tx], *sql.DB, error) {
 	// One connection: SQLite allows one writer at a time, and each
 	// connection to ":memory:" would be a database of its own. Never closed
 	// while the client lives, or the database would vanish with it.
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
-		return nil, fmt.Errorf("jobs: open sqlite: %w", err)
+		return nil, nil, fmt.Errorf("jobs: open sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
@@ -124,26 +164,22 @@ func NewEmbedded(ctx context.Context, reg *Registry, cfg Config) (*Client, error
 	m, err := rivermigrate.New(drv, nil)
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("jobs: sqlite migrator: %w", err)
+		return nil, nil, fmt.Errorf("jobs: sqlite migrator: %w", err)
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("jobs: migrate sqlite: %w", err)
+		return nil, nil, fmt.Errorf("jobs: migrate sqlite: %w", err)
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 200 * time.Millisecond
-	}
-	rc := cfg.riverConfig(reg)
 	c, err := river.NewClient(drv, rc)
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("jobs: new client: %w", err)
+		return nil, nil, fmt.Errorf("jobs: new client: %w", err)
 	}
-	return &Client{lite: c, liteDB: db, working: rc.Workers != nil, log: rc.Logger}, nil
+	return c, db, nil
 }
 
 // Embedded reports whether the client runs on SQLite.
-func (c *Client) Embedded() bool { return c.lite != nil }
+func (c *Client) Embedded() bool { return c.pg == nil }
 
 // Postgres returns River's PostgreSQL client (River UI), nil when embedded.
 func (c *Client) Postgres() *river.Client[pgx.Tx] { return c.pg }
@@ -166,6 +202,9 @@ func (c *Client) InsertMany(ctx context.Context, params []river.InsertManyParams
 	if len(params) == 0 {
 		return nil
 	}
+	if err := c.wait(ctx); err != nil {
+		return err
+	}
 	var err error
 	if c.pg != nil {
 		_, err = c.pg.InsertMany(ctx, params)
@@ -182,15 +221,38 @@ func (c *Client) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, op
 
 // Job returns a job by id.
 func (c *Client) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if err := c.wait(ctx); err != nil {
+		return nil, err
+	}
 	if c.pg != nil {
 		return c.pg.JobGet(ctx, id)
 	}
 	return c.lite.JobGet(ctx, id)
 }
 
-// Start starts working jobs (a no-op for an insert-only client).
+// Start starts working jobs (a no-op for an insert-only client). The
+// embedded client starts once its database is set up.
 func (c *Client) Start(ctx context.Context) error {
 	if !c.working {
+		return nil
+	}
+	if c.pg != nil {
+		return c.start(ctx)
+	}
+	go func() {
+		if c.wait(ctx) == nil {
+			if err := c.start(ctx); err != nil {
+				c.log.Error("jobs did not start", "error", err.Error())
+			}
+		}
+	}()
+	return nil
+}
+
+func (c *Client) start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
 		return nil
 	}
 	var err error
@@ -202,6 +264,7 @@ func (c *Client) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
+	c.started = true
 	return nil
 }
 
@@ -210,26 +273,32 @@ func (c *Client) Start(ctx context.Context) error {
 // River's leader (here or on another instance) retries what was cut short.
 // Safe to call on a client that never started.
 func (c *Client) Stop(ctx context.Context) error {
-	if c.working {
-		var err error
+	_ = c.wait(ctx)
+	c.mu.Lock()
+	c.stopped = true
+	started := c.started
+	c.mu.Unlock()
+	if !started {
+		return nil
+	}
+	var err error
+	if c.pg != nil {
+		err = c.pg.Stop(ctx)
+	} else {
+		err = c.lite.Stop(ctx)
+	}
+	if err != nil && ctx.Err() != nil {
+		c.log.Warn("jobs did not finish in time; cancelling them", "error", err.Error())
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		if c.pg != nil {
-			err = c.pg.Stop(ctx)
+			err = c.pg.StopAndCancel(cctx)
 		} else {
-			err = c.lite.Stop(ctx)
+			err = c.lite.StopAndCancel(cctx)
 		}
-		if err != nil && ctx.Err() != nil {
-			c.log.Warn("jobs did not finish in time; cancelling them", "error", err.Error())
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if c.pg != nil {
-				err = c.pg.StopAndCancel(cctx)
-			} else {
-				err = c.lite.StopAndCancel(cctx)
-			}
-		}
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("jobs: stop: %w", err)
-		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("jobs: stop: %w", err)
 	}
 	return nil
 }
@@ -237,8 +306,12 @@ func (c *Client) Stop(ctx context.Context) error {
 // Close stops the client (see Stop) and drops the embedded database.
 func (c *Client) Close(ctx context.Context) error {
 	err := c.Stop(ctx)
-	if c.liteDB != nil {
-		err = errors.Join(err, c.liteDB.Close())
+	select {
+	case <-c.ready:
+		if c.liteDB != nil {
+			err = errors.Join(err, c.liteDB.Close())
+		}
+	default: // still opening: the database goes with the process
 	}
 	return err
 }
