@@ -34,7 +34,8 @@ func latestVersion(t *testing.T) int64 {
 	if err != nil {
 		t.Fatalf("read embedded migrations: %v", err)
 	}
-	return int64(len(entries))
+	// The SQL files and River's Go migrations (river.go).
+	return int64(len(entries) + len(riverMigrations))
 }
 
 func TestUpConcurrently(t *testing.T) {
@@ -69,7 +70,7 @@ func TestUpConcurrently(t *testing.T) {
 	if want := latestVersion(t); applied != want || distinct != want {
 		t.Errorf("goose_db_version holds %d rows of %d versions, want each of the %d migrations once", applied, distinct, want)
 	}
-	for _, table := range []string{"institutions", "tickets", "notifications", "events", "idempotency_keys", "tokens"} {
+	for _, table := range []string{"institutions", "tickets", "notifications", "events", "idempotency_keys", "tokens", "river_job", "river_leader", "webhooks", "webhook_deliveries"} {
 		var exists bool
 		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil || !exists {
 			t.Errorf("table %s exists = %t (%v), want it created", table, exists, err)

@@ -22,6 +22,7 @@ type MemoryStore struct {
 	audit     map[int64][]AuditEvent
 	nextAudit int64
 	idem      map[idemKey]IdempotencyKey
+	outbox    Outbox // nil: no deliveries (outbox.go)
 }
 
 type idemKey struct {
@@ -90,6 +91,23 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	if held, _ := (&memTx{m: m, inst: *inst}).ActivePhones(ctx, phones); len(held) > 0 {
 		return Changes{}, Errorf(CodeDuplicateTicket, "this phone already holds an active ticket here")
 	}
+	// Ids first, so that the outbox sees them; handed back if it fails.
+	notifBase, auditBase := m.nextNotif, m.nextAudit
+	for i := range ch.Notifications {
+		ch.Notifications[i].ID = notifBase + int64(i) + 1
+	}
+	for i := range ch.Audit {
+		ch.Audit[i].ID = auditBase + int64(i) + 1
+		ch.Audit[i].InstitutionID = id
+	}
+	for i := range ch.Inserted {
+		ch.Inserted[i].InstitutionID = id
+	}
+	if m.outbox != nil && !ch.empty() {
+		if err := m.outbox.Enqueue(ctx, &ch); err != nil {
+			return Changes{}, err
+		}
+	}
 	if ch.Institution != nil {
 		c := cloneInst(ch.Institution)
 		m.insts[id] = &c
@@ -106,18 +124,12 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 			*p = t
 		}
 	}
-	for i := range ch.Notifications {
-		m.nextNotif++
-		ch.Notifications[i].ID = m.nextNotif
-		n := ch.Notifications[i]
+	for _, n := range ch.Notifications {
 		m.notifs[n.TicketID] = append(m.notifs[n.TicketID], n)
 	}
-	for i := range ch.Audit {
-		m.nextAudit++
-		ch.Audit[i].ID = m.nextAudit
-		ch.Audit[i].InstitutionID = id
-		m.audit[id] = append(m.audit[id], ch.Audit[i])
-	}
+	m.nextNotif += int64(len(ch.Notifications))
+	m.audit[id] = append(m.audit[id], ch.Audit...)
+	m.nextAudit += int64(len(ch.Audit))
 	for _, k := range ch.IdempotencyKeys {
 		m.idem[idemKey{k.InstitutionID, k.Key}] = k
 	}

@@ -22,7 +22,8 @@ import (
 // institution's row lock serialising every change to one queue, however many
 // server instances share the database. The schema is in ../migrations.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	outbox Outbox // nil: no deliveries (outbox.go)
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -82,6 +83,11 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 		}
 		if err := applyChanges(ctx, tx, id, &ch); err != nil {
 			return translate(err, what+": apply changes")
+		}
+		if s.outbox != nil && !ch.empty() {
+			if err := s.outbox.EnqueueTx(ctx, tx, &ch); err != nil {
+				return translate(err, what+": enqueue deliveries")
+			}
 		}
 		out = ch
 		return nil

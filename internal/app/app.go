@@ -22,9 +22,11 @@ import (
 	"github.com/queueless/queueless/httpapi"
 	"github.com/queueless/queueless/hub"
 	"github.com/queueless/queueless/institutions"
+	"github.com/queueless/queueless/jobs"
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/web"
+	"github.com/queueless/queueless/webhooks"
 )
 
 // App is one running QueueLess server.
@@ -36,6 +38,8 @@ type App struct {
 	HTTP     *httpapi.Server
 	Sync     *institutions.Syncer
 	Alerts   alerts.Store
+	Jobs     *jobs.Client      // River: Jobs.Stop finishes in-flight jobs (jobs.go)
+	Webhooks *webhooks.Service // webhooks and their deliveries
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient
@@ -94,6 +98,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 
+	if err := a.setupJobs(ctx, store); err != nil {
+		return nil, err
+	}
 	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
 	a.Queue.OnEvent(newDomainMetrics(a.Registry))
 	if a.Embedded() {
@@ -119,6 +126,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		JoinMiddleware: a.joinMiddleware(), AllowedOrigins: cfg.AllowedOrigins,
 	})
 	if err := web.Register(a.HTTP.Echo()); err != nil {
+		return nil, err
+	}
+	a.mountJobs()
+	if err := a.mountJobsUI(ctx); err != nil {
 		return nil, err
 	}
 	if err := a.setupLive(ctx); err != nil {
@@ -216,6 +227,9 @@ func (a *App) Start(ctx context.Context) {
 		a.Queue.RunSweeper(ctx, a.cfg.SweepInterval)
 	}()
 	a.startSync(ctx)
+	if err := a.startJobs(ctx); err != nil {
+		a.log.Error("jobs did not start: deliveries wait in the job table", "error", err.Error())
+	}
 }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down: stop accepting,
