@@ -88,6 +88,11 @@ ensure_tools() {
 	if ! have node || ! have npm; then
 		pkgs+=(nodejs npm)
 	fi
+	# deploy/deploy_test.go checks the Prometheus rules with promtool, which
+	# Debian ships in its prometheus package.
+	if ! have promtool; then
+		pkgs+=(prometheus)
+	fi
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		if is_root; then
 			apt_install "${pkgs[@]}"
@@ -106,6 +111,11 @@ ensure_tools() {
 		note "redis-server: $(command -v redis-server)"
 	else
 		note "no redis-server: tests of a private Redis will skip (and fail in CI)"
+	fi
+	if have promtool; then
+		note "promtool: $(command -v promtool)"
+	else
+		note "no promtool: the rule checks of deploy/ will skip (and fail in CI)"
 	fi
 	if have chromium; then
 		note "chromium: $(command -v chromium)"

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/queueless/queueless/alerts"
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/httpapi"
 	"github.com/queueless/queueless/institutions"
@@ -32,6 +33,7 @@ type App struct {
 	Auth     *auth.Service
 	HTTP     *httpapi.Server
 	Sync     *institutions.Syncer
+	Alerts   alerts.Store
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    *redis.Client
@@ -90,6 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	a.Auth = auth.NewService(tokens, cfg.AdminToken)
+	a.setupAlerts()
 
 	var ipx echo.IPExtractor
 	if len(cfg.TrustedProxies) > 0 {
