@@ -48,8 +48,9 @@ const (
 	z90 = 1.2815515655446004
 )
 
-// CallRecord is one call from a service: when, and at which counter.
-type CallRecord struct {
+// PaceCall is one call from a service as the pace sees it: when, and at
+// which counter.
+type PaceCall struct {
 	At      time.Time
 	Counter string
 }
@@ -105,7 +106,7 @@ func (w WaitEstimate) Range() [2]int64 { return [2]int64{w.Low, w.High} }
 // service's rate is the sum of its active counters' rates. ok is also false
 // until some counter has called twice: the first calls of a day come
 // together at opening and say nothing of how long a visit takes.
-func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
+func ServicePace(calls []PaceCall, now time.Time) (Pace, bool) {
 	n := len(calls)
 	for n > 0 && calls[n-1].At.After(now) {
 		n--
@@ -117,7 +118,7 @@ func ServicePace(calls []CallRecord, now time.Time) (Pace, bool) {
 	// Calls older than paceHorizon weigh under e^-6 of a fresh one: leave
 	// them out, and the work per state change stays bounded all day.
 	// Keep the last EstimateMinCalls whatever their age.
-	from, _ := slices.BinarySearchFunc(calls, now.Add(-paceHorizon), func(c CallRecord, t time.Time) int { return c.At.Compare(t) })
+	from, _ := slices.BinarySearchFunc(calls, now.Add(-paceHorizon), func(c PaceCall, t time.Time) int { return c.At.Compare(t) })
 	calls = calls[min(from, n-EstimateMinCalls):]
 	n = len(calls)
 
@@ -380,7 +381,7 @@ func openBetween(c *Calendar, from, to time.Time) time.Duration {
 	var open time.Duration
 	for d := c.LocalDate(from).AddDays(-1); d.Compare(c.LocalDate(to)) <= 0; d = d.AddDays(1) {
 		for _, iv := range c.Periods(d) {
-			s, e := maxTime(iv.Start, from), minTime(iv.End, to)
+			s, e := laterTime(iv.Start, from), minTime(iv.End, to)
 			if e.After(s) {
 				open += e.Sub(s)
 			}
@@ -389,7 +390,7 @@ func openBetween(c *Calendar, from, to time.Time) time.Duration {
 	return open
 }
 
-func maxTime(a, b time.Time) time.Time {
+func laterTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
 	}

@@ -12,16 +12,16 @@ import (
 var estT0 = time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC) // a Monday
 
 // everyN makes calls at counter name every gap from start, count of them.
-func everyN(name string, start time.Time, gap time.Duration, count int) []CallRecord {
-	var out []CallRecord
+func everyN(name string, start time.Time, gap time.Duration, count int) []PaceCall {
+	var out []PaceCall
 	for i := range count {
-		out = append(out, CallRecord{At: start.Add(time.Duration(i) * gap), Counter: name})
+		out = append(out, PaceCall{At: start.Add(time.Duration(i) * gap), Counter: name})
 	}
 	return out
 }
 
-func merge(lists ...[]CallRecord) []CallRecord {
-	var out []CallRecord
+func merge(lists ...[]PaceCall) []PaceCall {
+	var out []PaceCall
 	for _, l := range lists {
 		out = append(out, l...)
 	}
@@ -57,7 +57,7 @@ func TestEstimateNeedsThreeCallsToday(t *testing.T) {
 	}
 	// Three calls at three counters at opening: no counter has called
 	// twice, so nothing is known of how long a visit takes.
-	three := []CallRecord{{at, "1"}, {at, "2"}, {at.Add(time.Second), "3"}}
+	three := []PaceCall{{at, "1"}, {at, "2"}, {at.Add(time.Second), "3"}}
 	if p, ok := ServicePace(three, at.Add(5*time.Minute)); ok {
 		t.Errorf("pace = %+v from three first calls; want none", p)
 	}
@@ -69,7 +69,7 @@ func TestEstimatePaceFromCounters(t *testing.T) {
 	now := start.Add(2 * time.Hour)
 	tests := []struct {
 		name     string
-		calls    []CallRecord
+		calls    []PaceCall
 		interval time.Duration
 		counters int
 	}{
@@ -189,11 +189,11 @@ func TestEstimateCalibrated(t *testing.T) {
 	var absErr, waits []float64
 	for day := range 40 {
 		start := estT0.AddDate(0, 0, day).Add(8 * time.Hour)
-		var calls []CallRecord
+		var calls []PaceCall
 		for c := range 3 {
 			at := start
 			for at.Before(start.Add(8 * time.Hour)) {
-				calls = append(calls, CallRecord{At: at, Counter: fmt.Sprint(c)})
+				calls = append(calls, PaceCall{At: at, Counter: fmt.Sprint(c)})
 				at = at.Add(time.Duration(math.Exp(math.Log(240)+0.6*r.NormFloat64()) * float64(time.Second)))
 			}
 		}

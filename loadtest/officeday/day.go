@@ -260,7 +260,7 @@ func Simulate(cfg Config) (*Day, error) {
 	slices.SortStableFunc(quits, func(a, b quit) int { return a.at.Compare(b.at) })
 
 	waiting := make([][]*Ticket, len(cfg.Services))
-	svcCalls := make([][]queue.CallRecord, len(cfg.Services))
+	svcCalls := make([][]queue.PaceCall, len(cfg.Services))
 	var v1 queue.V1Pace
 	next, number := 0, 0
 	for now := dayStart; !now.After(dayEnd); now = now.Add(time.Second) {
@@ -318,7 +318,7 @@ func Simulate(cfg Config) (*Day, error) {
 			t := waiting[best][0]
 			waiting[best] = waiting[best][1:]
 			t.Called, t.CalledAt, t.Counter = true, now, c.spec.Name
-			svcCalls[best] = append(svcCalls[best], queue.CallRecord{At: now, Counter: c.spec.Name})
+			svcCalls[best] = append(svcCalls[best], queue.PaceCall{At: now, Counter: c.spec.Name})
 			v1.Observe(1, now)
 			day.Calls = append(day.Calls, Call{At: now, Counter: c.spec.Name, Service: t.Service, Number: t.Number})
 			var visit time.Duration
