@@ -184,7 +184,8 @@ func (s *Service) Requeue(ctx context.Context, id string, staff func(institution
 }
 
 // Defer moves a waiting ticket places places back in its line (to the
-// back if fewer are behind), at most MaxDefers times. A notified ticket
+// back if fewer are behind), at most MaxDefers times. A ticket that cannot
+// move back (last in its lane) is left as it was. A notified ticket
 // that ends up beyond its threshold waits again and will be notified
 // again when its turn nears.
 func (s *Service) Defer(ctx context.Context, id string, places int, meta Meta) (Ticket, error) {
@@ -218,6 +219,12 @@ func (s *Service) Defer(ctx context.Context, id string, places int, meta Meta) (
 		if ahead <= before {
 			// A priority run made the next step longer than places.
 			place, ahead = o.PlaceFor(t, o.aheadAt(l, t, idx+1), backPlace(inst, c.now))
+		}
+		if ahead <= before {
+			// Last of its lane: those behind it in the line are in the
+			// other lane, which the priority run interleaves; it cannot
+			// move back.
+			return nil
 		}
 		t.Place, t.Moved = place, ReasonDeferred
 		t.Defers++

@@ -316,17 +316,24 @@ func TestMovesKeepPeopleAheadExact(t *testing.T) {
 					}
 				case op < 8 && len(expired) > 0:
 					i := r.IntN(len(expired))
-					if _, err := h.svc.Requeue(h.ctx, expired[i], staffOK, Meta{Actor: "token:1"}); err != nil {
+					if got, err := h.svc.Requeue(h.ctx, expired[i], staffOK, Meta{Actor: "token:1"}); err != nil {
 						if c, _ := ErrorCode(err); c != CodeInvalidState {
 							t.Fatalf("step %d: requeue: %v", step, err)
 						}
+					} else if got.PeopleAhead > DefaultRequeueAfter {
+						t.Fatalf("step %d: requeued with %d ahead, more than requeue_after %d", step, got.PeopleAhead, DefaultRequeueAfter)
 					}
 					expired = slices.Delete(expired, i, i+1)
 				case op < 10 && len(live) > 0:
-					if _, err := h.svc.Defer(h.ctx, live[r.IntN(len(live))], 1+r.IntN(5), Meta{}); err != nil {
+					id := live[r.IntN(len(live))]
+					before := h.ticket(id)
+					got, err := h.svc.Defer(h.ctx, id, 1+r.IntN(5), Meta{})
+					if err != nil {
 						if c, _ := ErrorCode(err); c != CodeInvalidState {
 							t.Fatalf("step %d: defer: %v", step, err)
 						}
+					} else if got.Status.Waiting() && got.PeopleAhead <= before.PeopleAhead && got.UpdatedAt != before.UpdatedAt {
+						t.Fatalf("step %d: a defer moved ticket %d from %d ahead to %d", step, got.Number, before.PeopleAhead, got.PeopleAhead)
 					}
 				case len(live) > 0:
 					pl := []string{PlaceFront, PlaceBack, PlaceOriginal}[r.IntN(3)]
