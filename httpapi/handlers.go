@@ -184,6 +184,10 @@ type institutionBody struct {
 	Capacity optional[int64]        `json:"capacity"`
 	// PriorityRun: 0..10, 0 = no priority lane.
 	PriorityRun optional[int] `json:"priority_run"`
+	// Missed turns: see queue.Settings.
+	RejoinWindowSeconds optional[int] `json:"rejoin_window_seconds"`
+	RequeueAfter        optional[int] `json:"requeue_after"`
+	MaxRequeues         optional[int] `json:"max_requeues"`
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -203,6 +207,15 @@ func (b institutionBody) patch() (queue.Patch, error) {
 	}
 	p.SetCapacity, p.Capacity = b.Capacity.Set, b.Capacity.Value
 	if p.PriorityRun, err = requireValue(b.PriorityRun, "priority_run"); err != nil {
+		return p, err
+	}
+	if p.Settings.RejoinWindowSeconds, err = requireValue(b.RejoinWindowSeconds, "rejoin_window_seconds"); err != nil {
+		return p, err
+	}
+	if p.Settings.RequeueAfter, err = requireValue(b.RequeueAfter, "requeue_after"); err != nil {
+		return p, err
+	}
+	if p.Settings.MaxRequeues, err = requireValue(b.MaxRequeues, "max_requeues"); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -226,7 +239,7 @@ func (s *Server) createInstitution(c echo.Context) error {
 	if p.Kind == nil {
 		return invalid("kind is required (government, bank, utility, health or other)")
 	}
-	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun}
+	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun, Settings: p.Settings}
 	if p.Address != nil {
 		f.Address = *p.Address
 	}

@@ -123,6 +123,10 @@ func (s *Server) routes() {
 	v1.POST("/tickets/:ticket_id/recall", s.recall, s.authn)
 	v1.POST("/tickets/:ticket_id/call", s.callTicket, s.authn)
 	v1.PATCH("/tickets/:ticket_id", s.patchTicket, s.authn)
+	v1.POST("/tickets/:ticket_id/requeue", s.requeueRoute())
+	v1.POST("/tickets/:ticket_id/defer", s.deferTicket)
+	v1.POST("/tickets/:ticket_id/transfer", s.transfer, s.authn)
+	v1.GET("/institutions/:id/calls", s.calls)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

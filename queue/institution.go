@@ -42,9 +42,12 @@ type Institution struct {
 	Counters             []Counter `json:"counters"`
 	// PriorityRun is how many priority tickets a line calls in a row
 	// before a regular one; 0: no priority lane (see order.go).
-	PriorityRun int       `json:"priority_run"`
-	Version     int64     `json:"version"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	PriorityRun int `json:"priority_run"`
+	// Settings are the office-day settings (missed turns so far); their
+	// fields are fields of the Institution object.
+	Settings
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// CallInterval is the moving average of the time between calls (0:
 	// unknown); LastCallAt is when the last call happened.
@@ -92,6 +95,8 @@ type Fields struct {
 	Capacity *int64
 	// PriorityRun is nil for the default.
 	PriorityRun *int
+	// Settings set the office-day settings; nil fields take the defaults.
+	Settings SettingsPatch
 }
 
 // Patch is a change of some writable fields; a nil field is left alone.
@@ -104,11 +109,12 @@ type Patch struct {
 	SetCapacity bool
 	Capacity    *int64
 	PriorityRun *int
+	Settings    SettingsPatch
 }
 
 // OnlyStatus reports whether the patch touches nothing but the status.
 func (p Patch) OnlyStatus() bool {
-	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity && p.PriorityRun == nil
+	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity && p.PriorityRun == nil && p.Settings.empty()
 }
 
 // Validate checks the fields of a new institution.
@@ -120,7 +126,7 @@ func (f *Fields) Validate() error {
 		run := DefaultPriorityRun
 		f.PriorityRun = &run
 	}
-	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity, PriorityRun: f.PriorityRun}
+	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity, PriorityRun: f.PriorityRun, Settings: f.Settings}
 	return p.Validate()
 }
 
@@ -154,7 +160,7 @@ func (p Patch) Validate() error {
 	if p.PriorityRun != nil && (*p.PriorityRun < 0 || *p.PriorityRun > MaxPriorityRun) {
 		return Errorf(CodeInvalid, "priority_run must be an integer from 0 to %d (0: no priority lane)", MaxPriorityRun)
 	}
-	return nil
+	return p.Settings.Validate()
 }
 
 func checkText(field, s string, min, max int) error {
@@ -197,6 +203,7 @@ func (p Patch) apply(inst *Institution) (changed map[string]any) {
 		changed["priority_run"] = map[string]int{"from": inst.PriorityRun, "to": *p.PriorityRun}
 		inst.PriorityRun = *p.PriorityRun
 	}
+	p.Settings.apply(&inst.Settings, changed)
 	return changed
 }
 

@@ -180,6 +180,16 @@ func LocalDay(inst *Institution, t time.Time) string {
 	return t.UTC().Format(time.DateOnly)
 }
 
+// DayBounds is the local day date (YYYY-MM-DD) of inst as the instants
+// [from, to): the same days LocalDay names.
+func DayBounds(inst *Institution, date string) (from, to time.Time, err error) {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return time.Time{}, time.Time{}, Errorf(CodeInvalid, "date must be a day as YYYY-MM-DD")
+	}
+	return d, d.AddDate(0, 0, 1), nil
+}
+
 // nextLabel issues the line's next label of the local day of now.
 func (l *Line) nextLabel(day string) string {
 	if l.LabelDay != day {

@@ -253,3 +253,69 @@ func lineAhead(inst *Institution, t *Ticket, index int64) int64 {
 	}
 	return PeopleAhead(inst.PriorityRun, l.Streak, l.WaitingCount-l.WaitingPriority, l.WaitingPriority, IsPriority(inst.PriorityRun, t), index)
 }
+
+// PlaceFor chooses a place for t, which is not in the order, in its line
+// so that as many tickets as possible, but at most ahead, will be called
+// before it (fewer if fewer wait), and at least after when after >= 0 (a
+// defer moves a ticket strictly back). back is the place of a ticket that
+// goes last (a join now). The lane of t must be read completely up to
+// ahead+1 tickets. It reports the place and how many come before.
+//
+// Places are times, and tickets sharing a place are ordered by number; the
+// candidates are therefore the lane's own places, one microsecond after
+// each, and back: whichever of them gives the most tickets ahead within
+// the bound wins, so a ticket lands exactly where the rule says whenever
+// the places leave room, and never beyond it.
+func (o *Order) PlaceFor(t *Ticket, ahead int64, back time.Time) (time.Time, int64) {
+	l := o.lines[t.Service]
+	if l == nil {
+		return back, 0
+	}
+	lane := *o.lane(l, t)
+	n := l.nReg
+	if IsPriority(o.run, t) {
+		n = l.nPri
+	}
+	cands := make([]time.Time, 0, 2*len(lane)+2)
+	if len(lane) > 0 {
+		cands = append(cands, lane[0].Place.Add(-time.Microsecond)) // the front
+	}
+	for _, x := range lane {
+		cands = append(cands, x.Place, x.Place.Add(time.Microsecond))
+	}
+	if int64(len(lane)) == n {
+		// The whole lane is here: back is behind all of it.
+		if m := len(lane); m > 0 && !lane[m-1].Place.Before(back) {
+			back = lane[m-1].Place.Add(time.Microsecond)
+		}
+		cands = append(cands, back)
+	}
+	best, bestAhead := back, int64(-1)
+	for _, p := range cands {
+		idx := int64(0)
+		for _, x := range lane {
+			if Before(x.Place, x.Number, p, t.Number) {
+				idx++
+			}
+		}
+		a := o.aheadAt(l, t, idx)
+		if a <= ahead && a > bestAhead {
+			best, bestAhead = p, a
+		}
+	}
+	if bestAhead < 0 && len(lane) == 0 {
+		return back, o.aheadAt(l, t, 0)
+	}
+	if bestAhead < 0 { // even the front is beyond the bound (a priority run)
+		best, bestAhead = lane[0].Place.Add(-time.Microsecond), o.aheadAt(l, t, 0)
+	}
+	return best, bestAhead
+}
+
+// aheadAt is PeopleAhead of t if it stood at index in its lane of l.
+func (o *Order) aheadAt(l *orderLine, t *Ticket, index int64) int64 {
+	if o.run <= 0 {
+		return index
+	}
+	return PeopleAhead(o.run, l.streak, l.nReg, l.nPri, IsPriority(o.run, t), index)
+}

@@ -198,8 +198,10 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 	now := s.clock()
 	inst := Institution{Name: f.Name, Kind: f.Kind, Address: f.Address, Status: f.Status,
 		Capacity: f.Capacity, Version: 1, UpdatedAt: now, CreatedAt: now, RecentCalls: []Call{},
-		Services: defaultLines(), Counters: []Counter{}, PriorityRun: *f.PriorityRun}
-	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun})
+		Services: defaultLines(), Counters: []Counter{}, PriorityRun: *f.PriorityRun, Settings: DefaultSettings()}
+	f.Settings.apply(&inst.Settings, map[string]any{})
+	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun,
+		"settings": inst.Settings})
 	inst, err := s.store.CreateInstitution(ctx, inst, s.audit(now, AuditCreated, nil, meta, data))
 	if err != nil {
 		return inst, err
@@ -269,8 +271,20 @@ func notification(now time.Time, t *Ticket, event string) Notification {
 		msg = fmt.Sprintf("Ticket %d expired: you did not check in after being called.", t.Number)
 	case NotifyCancelled:
 		msg = fmt.Sprintf("Ticket %d was cancelled.", t.Number)
+	case NotifyRequeued:
+		msg = fmt.Sprintf("Ticket %s is back in the queue. Please stay close this time.", displayName(t))
+	case NotifyTransferred:
+		msg = fmt.Sprintf("Ticket %s now waits for service %s.", displayName(t), t.Service)
 	}
 	return Notification{TicketID: t.ID, Event: event, Message: msg, CreatedAt: now}
+}
+
+// displayName is how a message names a ticket: its label, or its number.
+func displayName(t *Ticket) string {
+	if t.Label != "" {
+		return t.Label
+	}
+	return fmt.Sprint(t.Number)
 }
 
 // changeSet accumulates one transaction's writes. inst is the locked
@@ -288,6 +302,8 @@ func (c *changeSet) move(t *Ticket, to TicketStatus, auditKind, notify string, d
 	from := t.Status
 	if from.Waiting() && !to.Waiting() {
 		c.inst.leave(t)
+	} else if !from.Waiting() && to.Waiting() {
+		c.inst.enter(t) // a requeue, a transfer
 	}
 	t.Status = to
 	t.UpdatedAt = c.now
@@ -303,6 +319,9 @@ func (c *changeSet) move(t *Ticket, to TicketStatus, auditKind, notify string, d
 // hears of it (reason: in_order, priority or the staff's words), and the
 // institution and its line show it.
 func (c *changeSet) call(t *Ticket, counter *string, reason string, extra map[string]any) {
+	if reason == ReasonInOrder && t.Moved != "" {
+		reason = t.Moved // its place came from that rule
+	}
 	deadline := c.now.Add(c.s.grace)
 	t.CalledAt, t.Counter, t.Deadline = &c.now, counter, &deadline
 	data := map[string]any{"counter": counter, "service": t.Service, "label": t.Label, "reason": reason}

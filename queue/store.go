@@ -97,6 +97,10 @@ type Store interface {
 	LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error)
 	Notifications(ctx context.Context, ticketID string) ([]Notification, error)
 	Events(ctx context.Context, institutionID, after int64, limit int) ([]AuditEvent, error)
+	// CallEvents lists the institution's ticket.called and
+	// ticket.recalled events at or after from and before to, with an id
+	// above after, in id order: the fairness log.
+	CallEvents(ctx context.Context, institutionID int64, from, to time.Time, after int64, limit int) ([]AuditEvent, error)
 	// DueExpiries lists institutions with a serving ticket, not checked in,
 	// whose deadline is at or before now.
 	DueExpiries(ctx context.Context, now time.Time) ([]int64, error)
@@ -127,6 +131,8 @@ type Tx interface {
 	// its priority lane, by place and then number: what the calling order
 	// (order.go) needs to call up to perLane tickets and see who comes next.
 	Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error)
+	// LaneRank is Store.LaneRank under the lock.
+	LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error)
 	// Serving returns every serving ticket.
 	Serving(ctx context.Context) ([]Ticket, error)
 	// ActivePhones reports which of phones hold a waiting, notified or

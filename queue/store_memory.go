@@ -245,6 +245,21 @@ func (m *MemoryStore) Events(ctx context.Context, institutionID, after int64, li
 	return append([]AuditEvent{}, list[i:end]...), nil
 }
 
+// CallEvents implements Store.
+func (m *MemoryStore) CallEvents(ctx context.Context, institutionID int64, from, to time.Time, after int64, limit int) ([]AuditEvent, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	list := m.audit[institutionID]
+	out := []AuditEvent{}
+	for i := sort.Search(len(list), func(i int) bool { return list[i].ID > after }); i < len(list) && len(out) < limit; i++ {
+		e := list[i]
+		if (e.Kind == AuditCalled || e.Kind == AuditRecalled) && !e.At.Before(from) && e.At.Before(to) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // DueExpiries implements Store.
 func (m *MemoryStore) DueExpiries(ctx context.Context, now time.Time) ([]int64, error) {
 	m.mu.RLock()
@@ -362,6 +377,14 @@ func (m *MemoryStore) WaitingPlaces(ctx context.Context, institutionID int64) ([
 func (m *MemoryStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	return m.laneRank(t, lane), nil
+}
+
+func (tx *memTx) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
+	return tx.m.laneRank(t, lane), nil
+}
+
+func (m *MemoryStore) laneRank(t Ticket, lane bool) int64 {
 	var n int64
 	place := placeOf(&t)
 	for _, x := range m.byInst[t.InstitutionID] {
@@ -370,7 +393,7 @@ func (m *MemoryStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64,
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 func (tx *memTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error) {

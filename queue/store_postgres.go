@@ -55,11 +55,11 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 
 const instColumns = `id, name, kind, address, status, capacity, now_serving, last_issued,
 	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at,
-	services, counters, priority_run`
+	services, counters, priority_run, settings`
 
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
 	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
-	service, label, priority, place, source`
+	service, label, priority, place, source, requeues, defers, moved`
 
 // lockInstitutionSQL takes the institution's row lock: every change of an
 // institution's queue (numbers above all) happens under it, one at a time.
@@ -101,7 +101,7 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, address = $4, status = $5,
 	capacity = $6, now_serving = $7, last_issued = $8, waiting_count = $9, recent_calls = $10,
 	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14,
-	services = $15, counters = $16, priority_run = $17
+	services = $15, counters = $16, priority_run = $17, settings = $18
 	WHERE id = $1`
 
 // Tickets are written with unnest: one statement per kind of change,
@@ -109,25 +109,28 @@ const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, addr
 const insertTicketsSQL = `INSERT INTO tickets (` + ticketColumns + `)
 	SELECT t.id, $1, t.number, t.status, t.phone, t.near_turn_threshold, t.counter,
 		t.issued_at, t.called_at, t.checked_in_at, t.completed_at, t.deadline_at, t.updated_at,
-		t.service, t.label, t.priority, t.place, t.source
+		t.service, t.label, t.priority, t.place, t.source, t.requeues, t.defers, t.moved
 	FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::integer[], $7::text[],
 		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
 		$12::timestamptz[], $13::timestamptz[],
-		$14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[])
+		$14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[],
+		$19::smallint[], $20::smallint[], $21::text[])
 		AS t(id, number, status, phone, near_turn_threshold, counter,
 			issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
-			service, label, priority, place, source)`
+			service, label, priority, place, source, requeues, defers, moved)`
 
 const updateTicketsSQL = `UPDATE tickets AS t SET status = u.status, phone = u.phone,
 		near_turn_threshold = u.near_turn_threshold, counter = u.counter, called_at = u.called_at,
 		checked_in_at = u.checked_in_at, completed_at = u.completed_at, deadline_at = u.deadline_at,
-		updated_at = u.updated_at, service = u.service, label = u.label, priority = u.priority, place = u.place
+		updated_at = u.updated_at, service = u.service, label = u.label, priority = u.priority, place = u.place,
+		requeues = u.requeues, defers = u.defers, moved = u.moved
 	FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::text[],
 		$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-		$12::text[], $13::text[], $14::text[], $15::timestamptz[])
+		$12::text[], $13::text[], $14::text[], $15::timestamptz[],
+		$16::smallint[], $17::smallint[], $18::text[])
 		AS u(id, status, phone, near_turn_threshold, counter,
 			called_at, checked_in_at, completed_at, deadline_at, updated_at,
-			service, label, priority, place)
+			service, label, priority, place, requeues, defers, moved)
 	WHERE t.id = u.id AND t.institution_id = $1`
 
 // Rows are inserted in ORDER BY ord, so the ids the sequence hands out rise
@@ -171,7 +174,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		b.Queue(updateInstitutionSQL, id, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls,
 			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt,
-			lines, counters, inst.PriorityRun)
+			lines, counters, inst.PriorityRun, inst.Settings)
 	}
 	if len(ch.Inserted) > 0 {
 		for i := range ch.Inserted {
@@ -180,7 +183,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		c := ticketColumnsOf(ch.Inserted)
 		b.Queue(insertTicketsSQL, id, c.ids, c.numbers, c.statuses, c.phones, c.thresholds, c.counters,
 			c.issued, c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
-			c.services, c.labels, c.priorities, c.places, c.sources)
+			c.services, c.labels, c.priorities, c.places, c.sources, c.requeues, c.defers, c.moved)
 	}
 	if len(ch.Updated) > 0 {
 		// UPDATE ... FROM applies one row per ticket: keep the last state of
@@ -198,7 +201,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		c := ticketColumnsOf(list)
 		b.Queue(updateTicketsSQL, id, c.ids, c.statuses, c.phones, c.thresholds, c.counters,
 			c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
-			c.services, c.labels, c.priorities, c.places).Exec(func(ct pgconn.CommandTag) error {
+			c.services, c.labels, c.priorities, c.places, c.requeues, c.defers, c.moved).Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(list)) {
 				return Errorf(CodeInternal, "%d of %d updated tickets are not tickets of institution %d", int64(len(list))-n, len(list), id)
 			}
@@ -277,6 +280,8 @@ type ticketArrays struct {
 	services, labels, sources               []string
 	priorities                              []*string
 	places                                  []time.Time
+	requeues, defers                        []int16
+	moved                                   []*string
 	numbers                                 []int64
 	phones, counters                        []*string
 	thresholds                              []int32
@@ -294,6 +299,7 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 		completed: make([]*time.Time, n), deadlines: make([]*time.Time, n),
 		services: make([]string, n), labels: make([]string, n), sources: make([]string, n),
 		priorities: make([]*string, n), places: make([]time.Time, n),
+		requeues: make([]int16, n), defers: make([]int16, n), moved: make([]*string, n),
 	}
 	for i, t := range ts {
 		c.ids[i], c.statuses[i], c.numbers[i] = t.ID, string(t.Status), t.Number
@@ -301,6 +307,11 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 		c.issued[i], c.updated[i] = t.IssuedAt, t.UpdatedAt
 		c.called[i], c.checkedIn[i], c.completed[i], c.deadlines[i] = t.CalledAt, t.CheckedInAt, t.CompletedAt, t.Deadline
 		c.services[i], c.labels[i], c.sources[i], c.places[i] = t.Service, t.Label, t.Source, placeOf(&t)
+		c.requeues[i], c.defers[i] = int16(t.Requeues), int16(t.Defers)
+		if t.Moved != "" {
+			m := t.Moved
+			c.moved[i] = &m
+		}
 		if c.services[i] == "" {
 			c.services[i] = DefaultLineCode
 		}
@@ -317,8 +328,8 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 
 const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, status, capacity,
 		now_serving, last_issued, waiting_count, recent_calls, call_interval_ns, last_call_at,
-		version, created_at, updated_at, services, counters, priority_run)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		version, created_at, updated_at, services, counters, priority_run, settings)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	RETURNING id`
 
 // CreateInstitution implements Store.
@@ -332,7 +343,7 @@ func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution,
 		lines, counters := lineColumns(&inst)
 		err := tx.QueryRow(ctx, insertInstitutionSQL, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls, int64(inst.CallInterval),
-			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun).Scan(&inst.ID)
+			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings).Scan(&inst.ID)
 		if err != nil {
 			return translate(err, what)
 		}
@@ -462,6 +473,19 @@ func (s *PostgresStore) Notifications(ctx context.Context, ticketID string) ([]N
 func (s *PostgresStore) Events(ctx context.Context, institutionID, after int64, limit int) ([]AuditEvent, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT id, institution_id, at, kind, ticket_id, number, actor, request_id, data
 		FROM events WHERE institution_id = $1 AND id > $2 ORDER BY id LIMIT $3`, institutionID, after, max(limit, 0))
+	return collectEvents(rows, fmt.Sprintf("list events of institution %d", institutionID))
+}
+
+// CallEvents implements Store.
+func (s *PostgresStore) CallEvents(ctx context.Context, institutionID int64, from, to time.Time, after int64, limit int) ([]AuditEvent, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, institution_id, at, kind, ticket_id, number, actor, request_id, data
+		FROM events WHERE institution_id = $1 AND kind IN ('ticket.called', 'ticket.recalled')
+			AND at >= $2 AND at < $3 AND id > $4
+		ORDER BY id LIMIT $5`, institutionID, from, to, after, max(limit, 0))
+	return collectEvents(rows, fmt.Sprintf("list calls of institution %d", institutionID))
+}
+
+func collectEvents(rows pgx.Rows, what string) ([]AuditEvent, error) {
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEvent, error) {
 		var e AuditEvent
 		var data []byte
@@ -478,7 +502,7 @@ func (s *PostgresStore) Events(ctx context.Context, institutionID, after int64, 
 		return e, nil
 	})
 	if err != nil {
-		return nil, translate(err, fmt.Sprintf("list events of institution %d", institutionID))
+		return nil, translate(err, what)
 	}
 	return list, nil
 }
@@ -529,13 +553,23 @@ const laneRankSQL = `SELECT count(*) FROM tickets
 
 // LaneRank implements Store.
 func (s *PostgresStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
+	return laneRank(ctx, s.pool, t, lane)
+}
+
+func (t *pgTx) LaneRank(ctx context.Context, tk Ticket, lane bool) (int64, error) {
+	return laneRank(ctx, t.tx, tk, lane)
+}
+
+func laneRank(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, t Ticket, lane bool) (int64, error) {
 	var pri *bool
 	if lane {
 		p := t.Priority != nil
 		pri = &p
 	}
 	var n int64
-	if err := s.pool.QueryRow(ctx, laneRankSQL, t.InstitutionID, t.Service, pri, placeOf(&t), t.Number).Scan(&n); err != nil {
+	if err := q.QueryRow(ctx, laneRankSQL, t.InstitutionID, t.Service, pri, placeOf(&t), t.Number).Scan(&n); err != nil {
 		return 0, translate(err, fmt.Sprintf("rank ticket %d of institution %d", t.Number, t.InstitutionID))
 	}
 	return n, nil
@@ -652,7 +686,7 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 	var lines []LineRecord
 	err := row.Scan(&inst.ID, &inst.Name, &kind, &inst.Address, &status, &inst.Capacity, &inst.NowServing,
 		&inst.LastIssued, &inst.WaitingCount, &inst.RecentCalls, &intervalNS, &inst.LastCallAt, &inst.Version,
-		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun)
+		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings)
 	if err != nil {
 		return Institution{}, err
 	}
@@ -675,15 +709,20 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 func scanTicket(row pgx.CollectableRow) (Ticket, error) {
 	var t Ticket
 	var status string
-	var priority *string
+	var priority, moved *string
+	var requeues, defers int16
 	err := row.Scan(&t.ID, &t.InstitutionID, &t.Number, &status, &t.Phone, &t.NearTurnThreshold, &t.Counter,
 		&t.IssuedAt, &t.CalledAt, &t.CheckedInAt, &t.CompletedAt, &t.Deadline, &t.UpdatedAt,
-		&t.Service, &t.Label, &priority, &t.Place, &t.Source)
+		&t.Service, &t.Label, &priority, &t.Place, &t.Source, &requeues, &defers, &moved)
 	if err != nil {
 		return Ticket{}, err
 	}
 	t.Status = TicketStatus(status)
 	t.Place = t.Place.UTC()
+	t.Requeues, t.Defers = int(requeues), int(defers)
+	if moved != nil {
+		t.Moved = *moved
+	}
 	if priority != nil {
 		p := Priority(*priority)
 		t.Priority = &p

@@ -75,6 +75,13 @@ type Ticket struct {
 	// Place orders the tickets of a lane (see order.go): the issue time
 	// unless a rule gives another. Live events carry it beside the ticket.
 	Place time.Time `json:"-"`
+	// Requeues and Defers count how often the ticket was requeued and
+	// deferred; Moved is the last rule that gave it its place (requeued,
+	// deferred, transferred, drawn), empty for its issue time. The
+	// fairness log gives Moved as the reason of its in-order call.
+	Requeues int    `json:"-"`
+	Defers   int    `json:"-"`
+	Moved    string `json:"-"`
 }
 
 // StaffTicket is a ticket as staff see it, phone included.
