@@ -47,13 +47,7 @@ var envVars = []envVar{
 	{"DATABASE_URL", "", "PostgreSQL URL; unset: embedded mode (memory store)", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"REDIS_URL", "", "Redis URL; unset: in-process pub/sub and limiter", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 	{"REDIS_PREFIX", "queueless:", "prefix of every Redis key and channel (several deployments can share one Redis)", func(c *Config, v string) error { c.RedisPrefix = v; return nil }},
-	{"ADMIN_TOKEN", "", "admin bearer token; embedded mode generates one when unset", func(c *Config, v string) error {
-		if v != "" && len(v) < 16 {
-			return errors.New("must be at least 16 characters")
-		}
-		c.AdminToken = v
-		return nil
-	}},
+	{"ADMIN_TOKEN", "", "admin bearer token, 16 to 256 characters, like the output of `openssl rand -hex 32`; placeholders (change-me...) are refused; embedded mode generates one when unset", adminTokenVar},
 	{"GRACE_PERIOD", "180s", "time a called ticket has to check in (1s..24h)", durationVar(func(c *Config) *time.Duration { return &c.GracePeriod }, time.Second, 24*time.Hour)},
 	{"AUTO_MIGRATE", "true", "apply migrations at start-up (under an advisory lock); false: refuse to start on an old schema", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -139,6 +133,33 @@ var envVars = []envVar{
 	{"SEED_TICKETS", "0", "embedded mode: waiting tickets each demo institution starts with (0..100000); default of `queueless seed -tickets`", intVar(func(c *Config) *int { return &c.Sync.SeedTickets }, 0, 100000)},
 	{"SEED_MOCKAPI_URL", "", "embedded mode: import the institutions of this mockapi at start-up and link them in poll mode, like http://localhost:9090; default of `queueless seed -mockapi`", mockAPIURLVar},
 	{"SEED_POLL_INTERVAL", "2s", "poll interval of the links seeding makes (100ms..1h)", durationVar(func(c *Config) *time.Duration { return &c.Sync.SeedPollInterval }, 100*time.Millisecond, time.Hour)},
+}
+
+// placeholderTokens are admin tokens that docs and examples have shown, or
+// that read as a placeholder: anyone could try them.
+var placeholderTokens = []string{"change-me", "changeme", "change_me", "replace-me", "replaceme", "replace_me",
+	"placeholder", "your-token", "your-admin-token", "local-admin-token-0123"}
+
+// maxAdminToken is the longest token auth compares: a longer one never matches.
+const maxAdminToken = 256
+
+func adminTokenVar(c *Config, v string) error {
+	switch {
+	case v == "":
+	case len(v) < 16:
+		return errors.New("must be at least 16 characters: generate one with `openssl rand -hex 32`")
+	case len(v) > maxAdminToken:
+		return fmt.Errorf("is %d characters, over the %d a bearer token may have: it would never match", len(v), maxAdminToken)
+	default:
+		low := strings.ToLower(v)
+		for _, p := range placeholderTokens {
+			if strings.Contains(low, p) {
+				return errors.New("is a placeholder that anyone can guess: generate one with `openssl rand -hex 32`")
+			}
+		}
+	}
+	c.AdminToken = v
+	return nil
 }
 
 func splitList(v string) []string {
