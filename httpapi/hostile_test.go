@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ulule/limiter/v3"
 
 	"github.com/queueless/queueless/internal/app"
 	"github.com/queueless/queueless/internal/testapp"
@@ -372,4 +375,83 @@ func TestSecurityHeaders(t *testing.T) {
 	if !strings.Contains(r.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Fatalf("HSTS behind a TLS proxy: %q", r.Header.Get("Strict-Transport-Security"))
 	}
+}
+
+// abuse is an attack that takes more than one request: a flood, a slow
+// sender, a lock-out. Each runs against its own server, in every mode,
+// configured by opts (on top of testapp's: throttles off, admission off).
+type abuse struct {
+	name string
+	opts []testapp.Option
+	run  func(t *testing.T, s *testapp.Server)
+}
+
+// TestHostileAbuse is the table of attacks that a single request cannot
+// show: each names what it tries and checks the server holds.
+func TestHostileAbuse(t *testing.T) {
+	t.Parallel()
+	timeout := func(d time.Duration) testapp.Option { return func(c *app.Config) { c.RequestTimeout = d } }
+	admission := func(n int) testapp.Option { return func(c *app.Config) { c.JoinMaxInFlight = n } }
+	rate := func(field func(c *app.Config) *limiter.Rate, r string) testapp.Option {
+		return func(c *app.Config) {
+			lr, err := limiter.NewRateFromFormatted(r)
+			if err != nil {
+				panic(err)
+			}
+			*field(c) = lr
+		}
+	}
+	phoneRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinPhoneRate }, r)
+	}
+	instRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinRate }, r)
+	}
+	proxied := func(c *app.Config) {
+		for _, cidr := range []string{"127.0.0.1/32", "::1/128"} {
+			_, n, _ := net.ParseCIDR(cidr)
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	}
+	from := func(addr string) map[string]string { return map[string]string{"X-Forwarded-For": addr} }
+
+	cases := []abuse{
+		{name: "made-up methods and paths add no metric series", run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 40 {
+				method := fmt.Sprintf("QL%dMADEUP%s", i, strings.Repeat("X", 2000))
+				r := sendHostile(t, s, hostile{method: method, path: testapp.Path("/api/v1/institutions/%d/tickets", id)})
+				wantError(t, r, http.StatusMethodNotAllowed, "invalid_request")
+				r = sendHostile(t, s, hostile{method: method, path: fmt.Sprintf("/made/up/path/%d", i)})
+				if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
+					t.Fatalf("%.20s on an unknown path: %d", method, r.Status)
+				}
+			}
+			m := s.Do(testapp.Request{Method: "GET", Path: "/metrics"})
+			if bytes.Contains(m.Body, []byte("MADEUP")) || bytes.Contains(m.Body, []byte("/made/up/path")) {
+				t.Fatalf("/metrics holds a method or path a client made up (%d bytes)", len(m.Body))
+			}
+			series := 0
+			for _, line := range strings.Split(string(m.Body), "\n") {
+				if strings.HasPrefix(line, "queueless_http_request_duration_seconds_count{") {
+					series++
+				}
+			}
+			if series > 10 {
+				t.Fatalf("%d latency series after 80 made-up requests, want a handful", series)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, mode := range testapp.Modes {
+				t.Run(string(mode), func(t *testing.T) {
+					t.Parallel()
+					c.run(t, testapp.Start(t, mode, c.opts...))
+				})
+			}
+		})
+	}
+	_, _, _, _, _, _ = timeout, admission, phoneRate, instRate, proxied, from
 }

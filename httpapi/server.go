@@ -164,24 +164,60 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeLabel(c)
 		took := time.Since(start)
 		r := c.Request()
-		s.latency.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(took.Seconds())
+		method := methodLabel(r.Method)
+		s.latency.WithLabelValues(route, method, statusLabel(status)).Observe(took.Seconds())
 		// A request that succeeded is logged at debug: the metric above
 		// counts it, and the audit trail records the change it made with
 		// its request id. At a flash crowd's rate a line per request
 		// would cost an eighth of the server's CPU.
 		if level := requestLogLevel(status); s.log.Enabled(r.Context(), level) {
 			s.log.Log(r.Context(), level, "request",
-				"method", r.Method, "route", route, "path", r.URL.Path,
+				"method", method, "route", route, "path", r.URL.Path,
 				"status", status, "duration_ms", float64(took.Microseconds())/1000, "ip", c.RealIP())
 		}
 		return nil
 	}
+}
+
+// The labels of the request metric take only values the server chose: a
+// client picks the method (any token net/http accepts, up to the header
+// limit), the path and, through them, nothing else; every distinct label
+// value is a series kept for the life of the process.
+
+// knownMethods are the methods labelled by name; any other is "other".
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
+}
+
+// routeLabel is the route pattern the router found (a registered one, or
+// the node of one for a 404 or 405), or "unmatched": never the path a
+// client sent.
+func routeLabel(c echo.Context) string {
+	if route := c.Path(); route != "" {
+		return route
+	}
+	return "unmatched"
+}
+
+// statusLabel is the status code, which the server sets, within the range
+// HTTP allows.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // securityHeaders sets the headers every response carries.
