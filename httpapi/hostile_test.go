@@ -31,8 +31,9 @@ type hostile struct {
 }
 
 // sendHostile sends h without any of testapp's conveniences: Content-Type
-// is application/json when there is a body unless h.header sets it ("" to
-// send none), and empty header values are sent.
+// is application/json when there is a body or the method is POST, PUT or
+// PATCH, unless h.header sets it ("" to send none), and empty header values
+// are sent.
 func sendHostile(t *testing.T, s *testapp.Server, h hostile) testapp.Response {
 	t.Helper()
 	var body io.Reader
@@ -51,7 +52,7 @@ func sendHostile(t *testing.T, s *testapp.Server, h hostile) testapp.Response {
 	if err != nil {
 		t.Fatalf("build request: %v", err)
 	}
-	if body != nil {
+	if body != nil || h.method == "POST" || h.method == "PUT" || h.method == "PATCH" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range h.header {
@@ -173,6 +174,15 @@ func TestHostileRequests(t *testing.T) {
 			{name: "text/plain", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "text/plain"), status: 415, code: "invalid_request"},
 			{name: "no content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", ""), status: 415, code: "invalid_request"},
 			{name: "malformed content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "application/json;;;=="), status: 415, code: "invalid_request"},
+			// A browser sends these cross-site without a CORS preflight: any
+			// web page could make its visitors take numbers or cancel tickets.
+			{name: "cross-site text/plain join, empty body", method: "POST", path: join, header: map[string]string{"Content-Type": "text/plain", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "cross-site form join, empty body", method: "POST", path: join, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "cross-site multipart join", method: "POST", path: join, body: "--b\r\n\r\n--b--\r\n", header: map[string]string{"Content-Type": "multipart/form-data; boundary=b", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "join without content type or body", method: "POST", path: join, header: withHeader("Content-Type", ""), status: 415, code: "invalid_request"},
+			{name: "cancel without content type", method: "POST", path: ticket + missing + "/cancel", header: map[string]string{"Content-Type": "", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "check-in as text/plain", method: "POST", path: ticket + missing + "/check-in", header: withHeader("Content-Type", "text/plain"), status: 415, code: "invalid_request"},
+			{name: "patch without content type", method: "PATCH", path: inst, header: map[string]string{"Content-Type": "", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
 			{name: "+json content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "application/vnd.queueless+json"), status: 201},
 			{name: "body over 64 KiB", method: "POST", path: join, body: `{"phone":"` + strings.Repeat("0", 70000) + `"}`, status: 413, code: "too_large"},
 			{name: "chunked body over 64 KiB", method: "POST", path: join, body: io.Reader(strings.NewReader(`{"phone":"` + strings.Repeat("0", 70000) + `"}`)), status: 413, code: "too_large"},

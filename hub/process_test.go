@@ -156,8 +156,8 @@ func (s *server) call(method, path string, body any, out any) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, s.base+path, r)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil || method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // every change says so, body or not
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -137,8 +137,8 @@ func (c *Client) Do(ctx context.Context, req Req) (*Resp, error) {
 	for k, v := range req.Header {
 		hr.Header[k] = v
 	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+	if body != nil || req.Method != http.MethodGet {
+		hr.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
 	}
 	if req.Admin && c.admin != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.admin)

@@ -190,8 +190,8 @@ func (s *Server) Try(req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+	if body != nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		hr.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
 	}
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)

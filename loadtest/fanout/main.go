@@ -406,8 +406,8 @@ func (q *queuelessTarget) trigger() (int64, error) {
 func (q *queuelessTarget) call(method, path, body string, out any) error {
 	req, _ := http.NewRequest(method, q.bases[0]+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if body != "" || method != "GET" {
+		req.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
