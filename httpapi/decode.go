@@ -112,11 +112,40 @@ func decodeJSON(body []byte, v any) error {
 
 // decodeBody reads and decodes the request body into v.
 func decodeBody(c echo.Context, v any) error {
-	body, err := readBody(c)
+	body, err := requestBody(c)
 	if err != nil {
 		return err
 	}
 	return decodeJSON(body, v)
+}
+
+// bodyKey holds a request's body once read, as a bufferedBody.
+const bodyKey = "queueless.body"
+
+type bufferedBody struct{ b []byte }
+
+// requestBody is readBody, once per request: middleware and handler share
+// what it read.
+func requestBody(c echo.Context) ([]byte, error) {
+	if b, ok := c.Get(bodyKey).(bufferedBody); ok {
+		return b.b, nil
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	c.Set(bodyKey, bufferedBody{body})
+	return body, nil
+}
+
+// bufferBody reads the body before the next handlers run.
+func bufferBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := requestBody(c); err != nil {
+			return err
+		}
+		return next(c)
+	}
 }
 
 // checkShape rejects a body that is not an object, nests too deep, repeats

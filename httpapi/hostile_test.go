@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -451,6 +452,40 @@ func TestHostileAbuse(t *testing.T) {
 				t.Fatalf("%d latency series after 80 made-up requests, want a handful", series)
 			}
 		}},
+		{name: "join with Upgrade: websocket and a body sent a byte at a time", opts: []testapp.Option{timeout(time.Second)}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			status, took := slowRequest(t, s, "POST", testapp.Path("/api/v1/institutions/%d/tickets", id),
+				map[string]string{"Upgrade": "websocket", "Connection": "Upgrade", "Content-Type": "application/json"}, 8*time.Second)
+			if status != http.StatusBadRequest || took > 4*time.Second {
+				t.Fatalf("slow join with an Upgrade header: status %d after %s, want 400 by the 1s request deadline", status, took)
+			}
+		}},
+		{name: "GET with a body sent a byte at a time", opts: []testapp.Option{timeout(time.Second)}, run: func(t *testing.T, s *testapp.Server) {
+			status, took := slowRequest(t, s, "GET", "/api/v1/institutions", nil, 8*time.Second)
+			if status == 0 || took > 5*time.Second {
+				t.Fatalf("slow GET body: status %d after %s, want an answer or a close within the read deadline (1s + 1s)", status, took)
+			}
+		}},
+		{name: "slowly sent joins hold no admission slot", opts: []testapp.Option{timeout(2 * time.Second), admission(2)}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			path := testapp.Path("/api/v1/institutions/%d/tickets", id)
+			done := make(chan struct{})
+			for range 4 {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					slowRequest(t, s, "POST", path, map[string]string{"Content-Type": "application/json"}, 8*time.Second)
+				}()
+			}
+			time.Sleep(500 * time.Millisecond) // the slow ones are in, sending
+			for range 3 {
+				if r := s.Do(testapp.Request{Method: "POST", Path: path, Body: map[string]any{}}); r.Status != http.StatusCreated {
+					t.Fatalf("join beside slow senders (JOIN_MAX_IN_FLIGHT=2): %d %s", r.Status, r.Body)
+				}
+			}
+			for range 4 {
+				<-done
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -464,4 +499,49 @@ func TestHostileAbuse(t *testing.T) {
 		})
 	}
 	_, _, _, _, _, _ = timeout, admission, phoneRate, instRate, proxied, from
+}
+
+// slowRequest sends a request whose declared 1000-byte body comes one byte
+// every 200ms, and returns the status of the answer (0 for none: the
+// server closed the connection or wait passed) and how long it took.
+func slowRequest(t *testing.T, s *testapp.Server, method, path string, header map[string]string, wait time.Duration) (int, time.Duration) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var head strings.Builder
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n", method, path, strings.TrimPrefix(s.URL, "http://"))
+	for k, v := range header {
+		fmt.Fprintf(&head, "%s: %s\r\n", k, v)
+	}
+	head.WriteString("\r\n{")
+	start := time.Now()
+	if _, err := conn.Write([]byte(head.String())); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(start.Add(wait))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, time.Since(start)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start)
 }

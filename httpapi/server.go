@@ -107,7 +107,9 @@ func (s *Server) routes() {
 	v1.POST("/institutions", s.createInstitution, s.authn)
 	v1.GET("/institutions/:id", s.getInstitution)
 	v1.PATCH("/institutions/:id", s.patchInstitution, s.authn)
-	v1.POST("/institutions/:id/tickets", s.join, s.cfg.JoinMiddleware...)
+	// The body is read (under the request's deadline) before the join's
+	// guards: a client that sends it slowly holds no admission slot.
+	v1.POST("/institutions/:id/tickets", s.join, append([]echo.MiddlewareFunc{bufferBody}, s.cfg.JoinMiddleware...)...)
 	v1.GET("/institutions/:id/tickets", s.staffTickets, s.authn)
 	v1.POST("/institutions/:id/advance", s.advance, s.authn)
 	v1.POST("/institutions/:id/announcements", s.announce, s.authn)
@@ -128,8 +130,10 @@ const headerRequestID = "X-Request-ID"
 
 // requestID takes the caller's X-Request-ID when well-formed, or makes one,
 // and puts it on the response and in the request context. The same
-// context bounds the request by RequestTimeout, except a WebSocket
-// upgrade (one copy of the request for both).
+// context bounds every request by RequestTimeout, body reads included (one
+// copy of the request for both). A live stream is bounded too until its
+// upgrade: the stream that follows belongs to the hub, not to the request,
+// which ends there.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -139,12 +143,8 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set("request_id", id)
 		c.Response().Header().Set(headerRequestID, id)
-		ctx := logging.WithRequestID(r.Context(), id)
-		if !c.IsWebSocket() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
-			defer cancel()
-		}
+		ctx, cancel := context.WithTimeout(logging.WithRequestID(r.Context(), id), s.cfg.RequestTimeout)
+		defer cancel()
 		c.SetRequest(r.WithContext(ctx))
 		return next(c)
 	}

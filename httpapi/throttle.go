@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -269,19 +267,13 @@ func phoneKey(phone string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// peekPhone reads the join body for its phone number, and puts the body
-// back for the handler. A body the handler would refuse is refused here with
-// the same error; a phone number it would refuse counts for nothing.
+// peekPhone reads the join body for its phone number; the handler decodes
+// the same bytes. A body the handler would refuse is refused here with the
+// same error; a phone number it would refuse counts for nothing.
 func peekPhone(c echo.Context) (string, error) {
-	body, err := readBody(c)
+	body, err := requestBody(c)
 	if err != nil {
 		return "", err
-	}
-	r := c.Request()
-	if body == nil {
-		r.Body = http.NoBody
-	} else {
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	var b joinBody
 	if err := decodeJSON(body, &b); err != nil {
