@@ -40,24 +40,37 @@ type joinBody struct {
 	NearTurnThreshold *int    `json:"near_turn_threshold"`
 }
 
+// joinRequest decodes and validates the join's body and headers.
+func joinRequest(c echo.Context) (queue.JoinRequest, error) {
+	var b joinBody
+	if err := decodeBody(c, &b); err != nil {
+		return queue.JoinRequest{}, err
+	}
+	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key")}
+	if b.NearTurnThreshold != nil {
+		if *b.NearTurnThreshold == 0 {
+			return req, invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
+		}
+		req.Threshold = *b.NearTurnThreshold
+	}
+	if _, set := c.Request().Header["Idempotency-Key"]; set && req.IdempotencyKey == "" {
+		return req, invalid("Idempotency-Key must be 1 to 64 printable ASCII characters")
+	}
+	checked := req // Validate fills in defaults; the service does it again
+	if err := checked.Validate(); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
 func (s *Server) join(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	var b joinBody
-	if err := decodeBody(c, &b); err != nil {
+	req, err := joinRequest(c)
+	if err != nil {
 		return err
-	}
-	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key")}
-	if b.NearTurnThreshold != nil {
-		if *b.NearTurnThreshold == 0 {
-			return invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
-		}
-		req.Threshold = *b.NearTurnThreshold
-	}
-	if _, set := c.Request().Header["Idempotency-Key"]; set && req.IdempotencyKey == "" {
-		return invalid("Idempotency-Key must be 1 to 64 printable ASCII characters")
 	}
 	res, err := s.q.Join(c.Request().Context(), id, req, citizen(c))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
 	"github.com/queueless/queueless/internal/app"
@@ -418,6 +419,9 @@ func TestHostileAbuse(t *testing.T) {
 	instRate := func(r string) testapp.Option {
 		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinRate }, r)
 	}
+	addressRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinAddressRate }, r)
+	}
 	proxied := func(c *app.Config) {
 		for _, cidr := range []string{"127.0.0.1/32", "::1/128"} {
 			_, n, _ := net.ParseCIDR(cidr)
@@ -486,6 +490,61 @@ func TestHostileAbuse(t *testing.T) {
 				<-done
 			}
 		}},
+		{name: "joins to missing institutions with a stranger's phone", opts: []testapp.Option{phoneRate("3-H"), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			const stranger = `{"phone":"09175550123"}`
+			for i := range 10 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", 900000+i), body: stranger, header: from("198.51.100.7")})
+				wantError(t, r, http.StatusNotFound, "not_found")
+			}
+			a, b, c := s.CreateInstitution(nil), s.CreateInstitution(nil), s.CreateInstitution(nil)
+			// Joins refused before they are tried count for nothing either.
+			for range 5 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", a),
+					body: `{"phone":"09175550123","near_turn_threshold":99}`, header: from("198.51.100.7")})
+				wantError(t, r, http.StatusBadRequest, "invalid_request")
+			}
+			for _, id := range []int64{a, b, c} {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), body: stranger, header: from("198.51.100.8")})
+				if r.Status != http.StatusCreated {
+					t.Fatalf("the phone's own join at %d after a stranger's 15 refused ones: %d %s", id, r.Status, r.Body)
+				}
+			}
+			// The limit itself still holds for joins that are tried.
+			d := s.CreateInstitution(nil)
+			r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", d), body: stranger, header: from("198.51.100.8")})
+			wantError(t, r, http.StatusTooManyRequests, "rate_limited")
+		}},
+		{name: "random institution ids from one address", opts: []testapp.Option{addressRate("20-M"), instRate("5-M"), phoneRate("10-H"), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 20 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", 7000000+i*7919),
+					body: fmt.Sprintf(`{"phone":"0917%07d"}`, i), header: from("203.0.113.9")})
+				wantError(t, r, http.StatusNotFound, "not_found")
+			}
+			r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), header: from("203.0.113.9")})
+			wantError(t, r, http.StatusTooManyRequests, "rate_limited")
+			if r.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			if r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), header: from("203.0.113.10")}); r.Status != http.StatusCreated {
+				t.Fatalf("join from another address: %d %s", r.Status, r.Body)
+			}
+			if s.Config.RedisURL != "" {
+				opts, err := redis.ParseURL(s.Config.RedisURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rc := redis.NewClient(opts)
+				defer rc.Close()
+				keys, err := rc.Keys(context.Background(), s.Config.RedisPrefix+"*").Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(keys) > 4 {
+					t.Fatalf("%d throttle keys in Redis after 20 joins to made-up institutions from one address, want a few: %v", len(keys), keys)
+				}
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -498,7 +557,6 @@ func TestHostileAbuse(t *testing.T) {
 			}
 		})
 	}
-	_, _, _, _, _, _ = timeout, admission, phoneRate, instRate, proxied, from
 }
 
 // slowRequest sends a request whose declared 1000-byte body comes one byte

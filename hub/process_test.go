@@ -90,7 +90,7 @@ func startServer(t *testing.T, env ...string) *server {
 		fmt.Sprintf("ADDR=127.0.0.1:%d", port),
 		"ADMIN_TOKEN="+adminToken,
 		"LOG_LEVEL=warn", "LOG_FORMAT=json",
-		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "WS_MAX_PER_IP=0",
+		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "WS_MAX_PER_IP=0",
 		"SHUTDOWN_TIMEOUT=10s",
 	)
 	cmd.Env = append(cmd.Env, env...)

@@ -31,6 +31,7 @@ type Config struct {
 	AllowedOrigins  []string
 	JoinRate        limiter.Rate // per client address per institution; a zero Limit is no limit
 	JoinPhoneRate   limiter.Rate // per phone number; a zero Limit is no limit
+	JoinAddressRate limiter.Rate // per client address, whatever the institution; a zero Limit is no limit
 	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
@@ -115,6 +116,7 @@ var envVars = []envVar{
 		return nil
 	}},
 	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
+	{"JOIN_ADDRESS_RATE", "60-M", "joins allowed per client address across all institutions (to institutions that exist or not), as COUNT-PERIOD like JOIN_RATE; off: no limit. It bounds what one address may try, and the throttle's keys, however many institution ids it names", rateVar(func(c *Config) *limiter.Rate { return &c.JoinAddressRate })},
 	{"JOIN_PHONE_RATE", "10-H", "joins allowed per phone number, whatever the institution, as COUNT-PERIOD like JOIN_RATE; off: no limit", rateVar(func(c *Config) *limiter.Rate { return &c.JoinPhoneRate })},
 	{"JOIN_MAX_IN_FLIGHT", "256", "joins one instance works on at once (1..100000); beyond it a join gets 503 with Retry-After at once instead of queueing for the database", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)

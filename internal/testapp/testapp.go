@@ -64,7 +64,7 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	cfg.ShutdownTimeout = 5 * time.Second
 	// No join throttle or admission control unless a test asks for them:
 	// tests send every request from 127.0.0.1, often hundreds at once.
-	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, 0
+	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinAddressRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, limiter.Rate{}, 0
 	if mode == Production {
 		cfg.DatabaseURL = testenv.NewSchema(t)
 		cfg.RedisURL = testenv.RedisURL(t)

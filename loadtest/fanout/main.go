@@ -358,7 +358,7 @@ func (q *queuelessTarget) start() error {
 		cmd := exec.Command(q.o.server)
 		cmd.Env = append(os.Environ(), "ADDR="+addr, "DATABASE_URL="+u.String(), "REDIS_URL="+q.o.redisURL,
 			"REDIS_PREFIX="+q.schema+":", "ADMIN_TOKEN="+adminToken, "WS_MAX_PER_IP=0",
-			"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "LOG_LEVEL=warn", "LOG_FORMAT=json")
+			"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "LOG_LEVEL=warn", "LOG_FORMAT=json")
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
