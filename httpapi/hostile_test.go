@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 
@@ -428,6 +429,9 @@ func TestHostileAbuse(t *testing.T) {
 			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 	}
+	wsCaps := func(perAddr, total int) testapp.Option {
+		return func(c *app.Config) { c.WSMaxPerIP, c.WSMaxConns = perAddr, total }
+	}
 	from := func(addr string) map[string]string { return map[string]string{"X-Forwarded-For": addr} }
 
 	cases := []abuse{
@@ -545,6 +549,39 @@ func TestHostileAbuse(t *testing.T) {
 				}
 			}
 		}},
+		{name: "live streams from one IPv6 /64", opts: []testapp.Option{wsCaps(2, 0), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+				if status := dialLive(t, s, id, addr); status != http.StatusSwitchingProtocols {
+					t.Fatalf("stream from %s: %d", addr, status)
+				}
+			}
+			if status := dialLive(t, s, id, "2001:db8:1:2:ffff:ffff:ffff:ffff"); status != http.StatusTooManyRequests {
+				t.Fatalf("third stream from one /64 (WS_MAX_PER_IP=2): %d, want 429", status)
+			}
+			if status := dialLive(t, s, id, "2001:db8:1:3::1"); status != http.StatusSwitchingProtocols {
+				t.Fatalf("stream from the next /64: %d", status)
+			}
+		}},
+		{name: "live streams past WS_MAX_CONNS", opts: []testapp.Option{wsCaps(0, 3), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 3 {
+				if status := dialLive(t, s, id, fmt.Sprintf("192.0.2.%d", i+1)); status != http.StatusSwitchingProtocols {
+					t.Fatalf("stream %d of 3: %d", i+1, status)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+testapp.Path("/api/v1/institutions/%d/live", id),
+				&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {"192.0.2.99"}}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("fourth stream with WS_MAX_CONNS=3: %v %v, want 503 with Retry-After", resp, err)
+			}
+			m := s.Do(testapp.Request{Method: "GET", Path: "/metrics"})
+			if !bytes.Contains(m.Body, []byte("queueless_live_connections_limit 3")) || !bytes.Contains(m.Body, []byte(`queueless_live_refused_total{reason="instance_cap"} 1`)) {
+				t.Fatal("/metrics does not show the cap and the refusal")
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -602,4 +639,23 @@ func slowRequest(t *testing.T, s *testapp.Server, method, path string, header ma
 	}
 	resp.Body.Close()
 	return resp.StatusCode, time.Since(start)
+}
+
+// dialLive opens a live stream of institution id as client addr (through
+// the trusted proxy), kept open until the test ends, and returns the
+// status of the answer: 101 when upgraded.
+func dialLive(t *testing.T, s *testapp.Server, id int64, addr string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+testapp.Path("/api/v1/institutions/%d/live", id),
+		&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {addr}}})
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial live as %s: %v", addr, err)
+		}
+		return resp.StatusCode
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return resp.StatusCode
 }

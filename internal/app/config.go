@@ -34,6 +34,7 @@ type Config struct {
 	JoinAddressRate limiter.Rate // per client address, whatever the institution; a zero Limit is no limit
 	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
+	WSMaxConns      int          // live connections of this instance; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
 }
 
@@ -107,7 +108,7 @@ var envVars = []envVar{
 		c.AllowedOrigins = splitList(v)
 		return nil
 	}},
-	{"WS_MAX_PER_IP", "50", "most live WebSocket connections from one client address (0..100000, 0: no cap); past it 429", func(c *Config, v string) error {
+	{"WS_MAX_PER_IP", "50", "most live WebSocket connections from one client address, an IPv6 one counted by its /64 (0..100000, 0: no cap); past it 429", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 100000 {
 			return errors.New("must be an integer from 0 to 100000")
@@ -115,6 +116,7 @@ var envVars = []envVar{
 		c.WSMaxPerIP = n
 		return nil
 	}},
+	{"WS_MAX_CONNS", "16000", "most live WebSocket connections one instance holds (0..1000000, 0: no cap); past it an upgrade gets 503 with Retry-After. Keep it under the process's open-file limit, less what PostgreSQL, Redis and HTTP need", intVar(func(c *Config) *int { return &c.WSMaxConns }, 0, 1_000_000)},
 	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
 	{"JOIN_ADDRESS_RATE", "60-M", "joins allowed per client address across all institutions (to institutions that exist or not), as COUNT-PERIOD like JOIN_RATE; off: no limit. It bounds what one address may try, and the throttle's keys, however many institution ids it names", rateVar(func(c *Config) *limiter.Rate { return &c.JoinAddressRate })},
 	{"JOIN_PHONE_RATE", "10-H", "joins allowed per phone number, whatever the institution, as COUNT-PERIOD like JOIN_RATE; off: no limit", rateVar(func(c *Config) *limiter.Rate { return &c.JoinPhoneRate })},
