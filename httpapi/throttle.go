@@ -199,7 +199,10 @@ func (t *JoinThrottle) show(c echo.Context, v verdict) {
 	v.setHeaders(c.Response().Header())
 }
 
-// exists checks institution id exists, once per institution.
+// exists checks institution id exists, once per institution. Only a
+// not_found answer refuses the join: when the store cannot say (it is
+// slow or away), the join is counted and goes on, and fails there if the
+// store is still away.
 func (t *JoinThrottle) exists(ctx context.Context, id int64) error {
 	if t.cfg.Exists == nil {
 		return nil
@@ -207,8 +210,10 @@ func (t *JoinThrottle) exists(ctx context.Context, id int64) error {
 	if _, ok := t.known.Load(id); ok {
 		return nil
 	}
-	if err := t.cfg.Exists(ctx, id); err != nil {
+	if err := t.cfg.Exists(ctx, id); queue.IsNotFound(err) {
 		return err
+	} else if err != nil {
+		return nil
 	}
 	if t.knownSize.Load() < maxKnown {
 		if _, loaded := t.known.LoadOrStore(id, struct{}{}); !loaded {
