@@ -31,8 +31,6 @@ type Join struct {
 	MaxInFlight int     `json:"max_in_flight"`
 	// PhoneShare is the share of joins that give a (unique) phone number.
 	PhoneShare float64 `json:"phone_share"`
-	// Idempotency sends an Idempotency-Key with every join.
-	Idempotency bool `json:"idempotency"`
 	// Allowed lists the statuses a join may get; any other fails the run
 	// (the flash crowd allows 201, 429 and 503). Empty: no such check.
 	Allowed []int `json:"allowed,omitempty"`
@@ -166,11 +164,10 @@ func (j *Join) joinOnce(ctx context.Context, r *Run, pool *rawPool, addr, key st
 		// 09 and nine digits: unique within a run.
 		body = fmt.Appendf(nil, `{"phone":"09%09d"}`, (j.PhoneBase+int64(n))%1_000_000_000)
 	}
-	idem := ""
-	if j.Idempotency {
-		idem = "lg-" + key
-	}
-	req := pool.rawRequest(instPath(j.Institution)+"/tickets", body, "X-Forwarded-For", addr, "Idempotency-Key", idem)
+	// Every join carries a key of its own, as a real client's must: an
+	// answer the server could not confirm ("retry with the same
+	// Idempotency-Key") can then be settled without a second number.
+	req := pool.rawRequest(instPath(j.Institution)+"/tickets", body, "X-Forwarded-For", addr, "Idempotency-Key", "lg-"+key)
 	status, resp, err := pool.do(ctx, "join", req, r.Rec.keepIDs)
 	if err != nil || status != http.StatusCreated || !r.Rec.keepIDs {
 		return

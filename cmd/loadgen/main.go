@@ -108,7 +108,6 @@ func scenario(ctx context.Context, name string, args []string, getenv func(strin
 		fs.IntVar(&j.Total, "total", 0, "joins to send at most (0: until -duration)")
 		fs.IntVar(&j.MaxInFlight, "max-in-flight", 10000, "open loop: joins in flight at most; later arrivals are dropped and counted")
 		fs.Float64Var(&j.PhoneShare, "phone-share", 0, "share of joins with a phone number (0..1)")
-		fs.BoolVar(&j.Idempotency, "idempotency", false, "send an Idempotency-Key with each join")
 		allow := fs.String("allow", "", "statuses a join may get, e.g. 201,429,503; others fail the run")
 		sc = j
 		if err := fs.Parse(args); err != nil {

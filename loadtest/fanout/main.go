@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/google/uuid"
 )
 
 func main() {
@@ -408,6 +410,9 @@ func (q *queuelessTarget) call(method, path, body string, out any) error {
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	if body != "" || method != "GET" {
 		req.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
+	}
+	if method == "POST" && strings.HasSuffix(path, "/tickets") {
+		req.Header.Set("Idempotency-Key", "fanout-"+uuid.NewString()) // every join has its own
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -57,10 +57,17 @@ export function institution(name) {
   return res.json('id');
 }
 
+// joinKey is a fresh Idempotency-Key: every join carries its own, as a
+// real client's must, so that an answer the server could not confirm
+// ("retry with the same Idempotency-Key") never costs a second number.
+export function joinKey() {
+  return `k6-${__VU}-${__ITER}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e12).toString(36)}`;
+}
+
 // join joins institution id as client i; returns the response.
 export function join(id, i, body, tags) {
   return http.post(`${BASE_URL}/api/v1/institutions/${id}/tickets`, JSON.stringify(body || {}),
-    { headers: headers(i), tags: Object.assign({ name: 'join' }, tags || {}) });
+    { headers: headers(i, { 'Idempotency-Key': joinKey() }), tags: Object.assign({ name: 'join' }, tags || {}) });
 }
 
 // advance calls the next ticket of institution id at counter.
