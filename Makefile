@@ -1,7 +1,7 @@
 # Every target is a thin alias; the commands are the documented ones.
 GO ?= go
 
-.PHONY: run test bench fmt vet docker-config
+.PHONY: run test bench chaos fmt vet docker-config
 
 run:
 	$(GO) run ./cmd/queueless
@@ -29,3 +29,9 @@ docker-config:
 	else \
 		echo "docker-config: neither 'docker compose' nor docker-compose is installed" >&2; exit 1; \
 	fi
+
+# The chaos suite's long form: three instances behind nginx over a Redis
+# Cluster, a larger crowd, every fault (chaos/). The short form runs in
+# ./scripts/test.sh with every other test.
+chaos:
+	CHAOS_LONG=1 $(GO) test -count=1 -v -timeout 30m -run TestChaos ./chaos/

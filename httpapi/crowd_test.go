@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -62,10 +63,19 @@ func wantGapFree(t *testing.T, conn *pgx.Conn, inst int64, issued map[string]int
 
 // TestFlashCrowd sends 10,000 joins from 2,000 addresses, through a trusted
 // proxy, at one institution of a production server that allows each address
-// 2 joins a minute and works on 16 at once: every answer is 201, 429 or 503
-// within the deadline, exactly three joins of each address are throttled,
-// and the tickets answered with 201 are in PostgreSQL, numbered without a
-// gap.
+// 2 joins an hour: every join of every address is answered within the
+// deadline, the first two of each address with 201 and the other three with
+// 429, and the tickets answered with 201 are in PostgreSQL, numbered without
+// a gap.
+//
+// The conditions are the test's own, so that the exact counts hold on a
+// loaded machine: a limiter window (an hour) that no run outlasts (a run
+// of over a minute under load once saw windows of "2-M" roll over and
+// addresses get 3 or 4 tickets), a private Redis (not the shared one every other test
+// uses), a limiter store timeout as long as the request's, and admission
+// control above the number of workers (shedding, 503 at once, is
+// TestBlockedDatabase's). A 503 here would be an admissible join that
+// missed the deadline: a failure, not a tolerance.
 //
 // It does not call t.Parallel: on a two-core machine a load test that runs
 // beside the package's other tests measures them rather than the server,
@@ -80,9 +90,10 @@ func TestFlashCrowd(t *testing.T) {
 		rate      = 2
 		deadline  = 10 * time.Second
 	)
-	s := testapp.Start(t, testapp.Production, joinRate(fmt.Sprintf("%d-M", rate)), trustedProxies("127.0.0.1/32"), func(c *app.Config) {
+	s := testapp.Start(t, testapp.Production, testapp.PrivateRedis(t), joinRate(fmt.Sprintf("%d-H", rate)), trustedProxies("127.0.0.1/32"), func(c *app.Config) {
 		c.RequestTimeout = deadline
-		c.JoinMaxInFlight = 16
+		c.JoinLimiterTimeout = deadline
+		c.JoinMaxInFlight = 2 * workers
 	})
 	id := s.CreateInstitution(nil)
 
@@ -106,6 +117,7 @@ func TestFlashCrowd(t *testing.T) {
 		took   time.Duration
 		id     string
 		number int64
+		err    error
 	}
 	results := make([]result, len(jobs))
 	next := make(chan int)
@@ -115,19 +127,19 @@ func TestFlashCrowd(t *testing.T) {
 			for i := range next {
 				begin := time.Now()
 				r, err := joinAs(s, id, jobs[i].xff, map[string]any{"phone": jobs[i].phone})
-				took := time.Since(begin)
-				if err != nil {
-					t.Errorf("join after %s: %v", took, err)
-					continue
-				}
-				res := result{status: r.Status, took: took}
-				if r.Status == http.StatusCreated {
-					var tk struct {
-						ID     string
-						Number int64
+				res := result{took: time.Since(begin), err: err}
+				if err == nil {
+					res.status = r.Status
+					if r.Status == http.StatusCreated {
+						var tk struct {
+							ID     string
+							Number int64
+						}
+						if err := json.Unmarshal(r.Body, &tk); err != nil {
+							res.err = fmt.Errorf("decode 201 %q: %w", r.Body, err)
+						}
+						res.id, res.number = tk.ID, tk.Number
 					}
-					r.JSON(t, &tk)
-					res.id, res.number = tk.ID, tk.Number
 				}
 				results[i] = res
 			}
@@ -142,33 +154,47 @@ func TestFlashCrowd(t *testing.T) {
 	elapsed := time.Since(begin)
 
 	count := map[int]int{}
+	perAddress := map[string]map[int]int{}
 	issued := map[string]int64{}
 	var slowest time.Duration
-	for _, r := range results {
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("join after %s: %v", r.took, r.err)
+		}
 		count[r.status]++
+		if perAddress[jobs[i].xff] == nil {
+			perAddress[jobs[i].xff] = map[int]int{}
+		}
+		perAddress[jobs[i].xff][r.status]++
 		slowest = max(slowest, r.took)
-		switch r.status {
-		case http.StatusCreated:
+		if r.status == http.StatusCreated {
 			issued[r.id] = r.number
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		default:
-			t.Errorf("a join got %d", r.status)
 		}
 	}
 	t.Logf("%d joins in %s (%.0f/s): %d × 201, %d × 429, %d × 503; slowest %s",
 		len(jobs), elapsed.Round(time.Millisecond), float64(len(jobs))/elapsed.Seconds(), count[201], count[429], count[503], slowest.Round(time.Millisecond))
-	if slowest >= deadline {
-		t.Fatalf("the slowest join took %s, past the %s deadline", slowest, deadline)
+	// A join answered 503 at the deadline takes a little longer than the
+	// deadline: the bound is past it, and what matters is that none hangs.
+	if slowest > deadline+5*time.Second {
+		t.Errorf("the slowest join took %s, well past the %s deadline", slowest, deadline)
 	}
-	if count[201] == 0 {
-		t.Fatal("no join succeeded")
+	if errs := metricValue(t, s, "queueless_join_limiter_store_errors_total"); errs != 0 {
+		t.Errorf("the private Redis limiter failed %v times: the shared counts below are not the test's to check", errs)
 	}
-	if errs := metricValue(t, s, "queueless_join_limiter_store_errors_total"); errs == 0 {
-		if want := addresses * (perAddr - rate); count[429] != want {
-			t.Fatalf("%d × 429, want exactly %d per address (%d)", count[429], perAddr-rate, want)
+	// Every address, not only the sum: two tickets, three throttled.
+	bad := 0
+	for xff, c := range perAddress {
+		if c[201] != rate || c[429] != perAddr-rate || len(c) != 2 {
+			if bad++; bad <= 5 {
+				t.Errorf("address %s: statuses %v, want %d × 201 and %d × 429", xff, c, rate, perAddr-rate)
+			}
 		}
-	} else {
-		t.Logf("the shared limiter failed %v times under the crowd; the local one stood in", errs)
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d addresses got other than %d × 201 and %d × 429", bad, addresses, rate, perAddr-rate)
+	}
+	if want := addresses * rate; count[201] != want {
+		t.Errorf("%d × 201, want every admissible join (%d) to get a ticket", count[201], want)
 	}
 	wantGapFree(t, connectSchema(t, s), id, issued)
 }
@@ -203,7 +229,10 @@ func TestIdempotencyAcrossInstances(t *testing.T) {
 			}
 			var tk struct{ ID string }
 			if r.Status < 300 {
-				r.JSON(t, &tk)
+				// Not r.JSON: its t.Fatal must not run on this goroutine.
+				if err := json.Unmarshal(r.Body, &tk); err != nil {
+					t.Errorf("decode %d %q: %v", r.Status, r.Body, err)
+				}
 			}
 			results <- result{r.Status, tk.ID}
 		})

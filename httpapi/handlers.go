@@ -38,6 +38,8 @@ func (s *Server) getInstitution(c echo.Context) error {
 type joinBody struct {
 	Phone             *string `json:"phone"`
 	NearTurnThreshold *int    `json:"near_turn_threshold"`
+	Service           *string `json:"service"`
+	Priority          *string `json:"priority"`
 }
 
 // joinRequest decodes and validates the join's body and headers.
@@ -46,7 +48,14 @@ func joinRequest(c echo.Context) (queue.JoinRequest, error) {
 	if err := decodeBody(c, &b); err != nil {
 		return queue.JoinRequest{}, err
 	}
-	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key")}
+	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), Service: b.Service}
+	if b.Priority != nil {
+		p, err := queue.ParsePriority(*b.Priority)
+		if err != nil {
+			return req, err
+		}
+		req.Priority = &p
+	}
 	if b.NearTurnThreshold != nil {
 		if *b.NearTurnThreshold == 0 {
 			return req, invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
@@ -72,7 +81,15 @@ func (s *Server) join(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.q.Join(c.Request().Context(), id, req, citizen(c))
+	meta := citizen(c)
+	if p, ok := c.Get("principal").(auth.Principal); ok {
+		// A walk-in: staff join on someone's behalf.
+		if err := p.CanManage(id); err != nil {
+			return err
+		}
+		req.Source, meta = queue.SourceStaff, staffMeta(c)
+	}
+	res, err := s.q.Join(c.Request().Context(), id, req, meta)
 	if err != nil {
 		return err
 	}
@@ -178,6 +195,8 @@ type institutionBody struct {
 	Address  optional[string]       `json:"address"`
 	Status   optional[queue.Status] `json:"status"`
 	Capacity optional[int64]        `json:"capacity"`
+	// PriorityRun: 0..10, 0 = no priority lane.
+	PriorityRun optional[int] `json:"priority_run"`
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -196,6 +215,9 @@ func (b institutionBody) patch() (queue.Patch, error) {
 		return p, err
 	}
 	p.SetCapacity, p.Capacity = b.Capacity.Set, b.Capacity.Value
+	if p.PriorityRun, err = requireValue(b.PriorityRun, "priority_run"); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 
@@ -217,7 +239,7 @@ func (s *Server) createInstitution(c echo.Context) error {
 	if p.Kind == nil {
 		return invalid("kind is required (government, bank, utility, health or other)")
 	}
-	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity}
+	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun}
 	if p.Address != nil {
 		f.Address = *p.Address
 	}
@@ -259,6 +281,7 @@ func (s *Server) patchInstitution(c echo.Context) error {
 type advanceBody struct {
 	Count   *int    `json:"count"`
 	Counter *string `json:"counter"`
+	Service *string `json:"service"`
 }
 
 func (s *Server) advance(c echo.Context) error {
@@ -270,7 +293,7 @@ func (s *Server) advance(c echo.Context) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
-	req := queue.AdvanceRequest{Count: 1, Counter: b.Counter}
+	req := queue.AdvanceRequest{Count: 1, Counter: b.Counter, Service: b.Service}
 	if b.Count != nil {
 		req.Count = *b.Count
 		if req.Count == 0 {

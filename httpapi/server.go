@@ -107,21 +107,46 @@ func (s *Server) routes() {
 	v1.POST("/institutions", s.createInstitution, s.authn)
 	v1.GET("/institutions/:id", s.getInstitution)
 	v1.PATCH("/institutions/:id", s.patchInstitution, s.authn)
-	// The body is read (under the request's deadline) before the join's
-	// guards: a client that sends it slowly holds no admission slot.
-	v1.POST("/institutions/:id/tickets", s.join, append([]echo.MiddlewareFunc{bufferBody}, s.cfg.JoinMiddleware...)...)
+	// A citizen's join body is read (under the request's deadline) before
+	// the join's guards: a client that sends it slowly holds no admission
+	// slot.
+	v1.POST("/institutions/:id/tickets", s.joinRoute())
 	v1.GET("/institutions/:id/tickets", s.staffTickets, s.authn)
 	v1.POST("/institutions/:id/advance", s.advance, s.authn)
 	v1.POST("/institutions/:id/announcements", s.announce, s.authn)
 	v1.GET("/institutions/:id/events", s.events, s.authn)
+	v1.PUT("/institutions/:id/services", s.putServices, s.authn)
+	v1.PATCH("/institutions/:id/services/:code", s.patchService, s.authn)
+	v1.PUT("/institutions/:id/counters", s.putCounters, s.authn)
 
 	v1.GET("/tickets/:ticket_id", s.getTicket)
 	v1.POST("/tickets/:ticket_id/check-in", s.checkIn)
 	v1.POST("/tickets/:ticket_id/cancel", s.cancel)
 	v1.GET("/tickets/:ticket_id/notifications", s.notifications)
 	v1.POST("/tickets/:ticket_id/recall", s.recall, s.authn)
+	v1.POST("/tickets/:ticket_id/call", s.callTicket, s.authn)
+	v1.PATCH("/tickets/:ticket_id", s.patchTicket, s.authn)
+	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)
+}
+
+// joinRoute is the join handler: a citizen's join goes through the join
+// middleware (throttles, admission control); a walk-in, which carries a
+// staff or admin bearer token, is authenticated instead and not throttled.
+func (s *Server) joinRoute() echo.HandlerFunc {
+	citizen := s.join
+	for i := len(s.cfg.JoinMiddleware) - 1; i >= 0; i-- {
+		citizen = s.cfg.JoinMiddleware[i](citizen)
+	}
+	citizen = bufferBody(citizen)
+	walkIn := s.authn(s.join)
+	return func(c echo.Context) error {
+		if c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+			return walkIn(c)
+		}
+		return citizen(c)
+	}
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -145,6 +145,14 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 	// looks at the connections, so one of the two sees the other.)
 	if h.ctx.Err() != nil {
 		go c.goingAway()
+		return
+	}
+	// Likewise for a drain that began during the upgrade.
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		go c.restart()
 	}
 }
 

@@ -118,7 +118,14 @@ func TestThreeInstances(t *testing.T) {
 
 // TestRedisRestartMidRun: Redis dies and comes back in the middle of a run
 // of advances; every client, on both processes, still ends on the current
-// state, on the connection it had.
+// state, on the connection it had, and the phone on the other process whose
+// ticket was called during the outage gets the notification it missed.
+//
+// Nothing depends on the order of events: the outage's events are known to
+// be lost (server 0 counted them dropped, after its retries gave up) before
+// Redis comes back, and nothing changes after it is back, so that server 1
+// can only get there by the reload its reconnect must trigger (no later
+// event reveals a gap, and its periodic check is 30s away, past the wait).
 func TestRedisRestartMidRun(t *testing.T) {
 	t.Parallel()
 	addr, stopRedis, startRedis := testenv.StartRedisServer(t)
@@ -132,7 +139,8 @@ func TestRedisRestartMidRun(t *testing.T) {
 		api.call("POST", fmt.Sprintf("/api/v1/institutions/%d/tickets", inst.ID), nil, &tk)
 		tickets = append(tickets, tk)
 	}
-	followed := []queue.Ticket{tickets[20], tickets[25]}
+	// Server 1's phone follows number 8, called during the outage.
+	followed := []queue.Ticket{tickets[20], tickets[7]}
 	boards, phones := followers(t, servers, inst.ID, followed)
 	advance := func(n int) {
 		for range n {
@@ -140,17 +148,35 @@ func TestRedisRestartMidRun(t *testing.T) {
 		}
 	}
 	advance(5)
-	stopRedis()
-	advance(5)
-	startRedis()
-	advance(5)
 	converge(t, api, inst.ID, boards, phones, []string{followed[0].ID, followed[1].ID})
-	// The other process got there by noticing the reconnect and reloading,
-	// not by luck.
+	stopRedis()
+	dropped := servers[0].metric("queueless_live_broker_publish_dropped_total")
+	advance(5) // calls 6..10
+	// Server 0 retries its batch for two health intervals (10s), then
+	// drops it: only then are the events certainly lost to server 1.
+	deadline := time.Now().Add(30 * time.Second)
+	for servers[0].metric("queueless_live_broker_publish_dropped_total") < dropped+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("server 0 did not drop the outage's 5 events within 30s (dropped_total %v)", servers[0].metric("queueless_live_broker_publish_dropped_total"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := servers[1].metric(`queueless_live_resyncs_total{reason="reconnect"}`); got != 0 {
+		t.Fatalf("server 1 reloaded for a reconnect before Redis came back (%v)", got)
+	}
+	startRedis()
+	converge(t, api, inst.ID, boards, phones, []string{followed[0].ID, followed[1].ID})
+	// The phone on server 1 heard its turn, though the event was lost.
+	phones[1].waitFor("the turn_called missed during the outage", 10*time.Second, func(f liveFrame) bool {
+		return f.Type == "notification" && f.Notification.Event == queue.NotifyTurnCalled && f.Notification.TicketID == followed[1].ID
+	})
 	for _, name := range []string{"queueless_live_broker_reconnects_total", `queueless_live_resyncs_total{reason="reconnect"}`} {
 		if got := servers[1].metric(name); got < 1 {
 			t.Errorf("server 1: %s = %v, want at least 1", name, got)
 		}
+	}
+	if got := servers[1].metric(`queueless_live_resyncs_total{reason="gap"}`); got != 0 {
+		t.Errorf("server 1: %d gap reloads, want 0: nothing changed after Redis came back", int(got))
 	}
 	// And the streams still flow after the resync.
 	advance(3)

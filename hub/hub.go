@@ -99,12 +99,15 @@ type Hub struct {
 	ctx    context.Context // cancelled when the hub closes
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool
-	rooms   map[int64]*room
-	conns   map[*conn]struct{}
-	perAddr map[string]int
-	total   int // admitted connections, every address
+	mu     sync.Mutex
+	closed bool
+	// draining: new subscriptions are refused and every connection is
+	// being told to reconnect elsewhere (Drain).
+	draining bool
+	rooms    map[int64]*room
+	conns    map[*conn]struct{}
+	perAddr  map[string]int
+	total    int // admitted connections, every address
 
 	connWG  sync.WaitGroup // served connections
 	roomWG  sync.WaitGroup // room goroutines
@@ -247,6 +250,9 @@ func (h *Hub) admit(addr string) error {
 	defer h.mu.Unlock()
 	if h.closed {
 		return ErrClosed
+	}
+	if h.draining {
+		return ErrDraining
 	}
 	if h.cfg.MaxConns > 0 && h.total >= h.cfg.MaxConns {
 		h.m.refused.WithLabelValues("instance_cap").Inc()

@@ -23,6 +23,11 @@ type outbox struct {
 	writing  bool // the writer slot is taken
 }
 
+// callAllowance is the room call frames have beyond max: one advance may
+// call 50 tickets, and a board must hear every call (contract v1.1), so a
+// burst of calls does not count as a client too slow to keep up.
+const callAllowance = 1024
+
 func newOutbox(max int) *outbox {
 	return &outbox{stateAt: -1, max: max, writing: true}
 }
@@ -37,7 +42,7 @@ func (o *outbox) push(f *frame, state bool) (startWriter bool) {
 		return false
 	case state && o.stateAt >= 0:
 		o.frames[o.stateAt] = f
-	case len(o.frames) >= o.max:
+	case len(o.frames) >= o.max && !(f.call && len(o.frames) < o.max+callAllowance):
 		o.overflow = true
 		o.frames = nil
 	default:

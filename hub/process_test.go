@@ -74,11 +74,12 @@ type server struct {
 	log  string
 }
 
-// startServer runs the binary on a free port with env added to the
-// defaults below, and waits until it answers /healthz.
+// startServer runs the binary on 127.0.0.1:0 with env added to the
+// defaults below, reads the address it bound from its own log, and waits
+// until it answers /healthz there, checking before every try that the
+// process is still running.
 func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
-	port := testenv.FreePort(t)
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -87,9 +88,10 @@ func startServer(t *testing.T, env ...string) *server {
 	defer logf.Close()
 	cmd := exec.Command(serverBinary(t))
 	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("ADDR=127.0.0.1:%d", port),
+		"ADDR=127.0.0.1:0",
 		"ADMIN_TOKEN="+adminToken,
-		"LOG_LEVEL=warn", "LOG_FORMAT=json",
+		// info: the "serving" line tells the address.
+		"LOG_LEVEL=info", "LOG_FORMAT=json",
 		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "WS_MAX_PER_IP=0",
 		"SHUTDOWN_TIMEOUT=10s",
 	)
@@ -99,11 +101,27 @@ func startServer(t *testing.T, env ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	s := &server{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), log: logPath}
+	s := &server{t: t, cmd: cmd, done: make(chan struct{}), log: logPath}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.stop)
+	exited := func() bool {
+		select {
+		case <-s.done:
+			return true
+		default:
+			return false
+		}
+	}
 	deadline := time.Now().Add(60 * time.Second)
+	addr, err := testenv.ServingAddr(logPath, 0, exited, time.Until(deadline))
+	if err != nil {
+		t.Fatalf("server: %v\n%s", err, s.logTail())
+	}
+	s.base = "http://" + addr
 	for {
+		if exited() {
+			t.Fatalf("server exited before answering:\n%s", s.logTail())
+		}
 		resp, err := http.Get(s.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -111,14 +129,10 @@ func startServer(t *testing.T, env ...string) *server {
 				return s
 			}
 		}
-		select {
-		case <-s.done:
-			t.Fatalf("server exited before answering:\n%s", s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server did not answer /healthz within a minute:\n%s", s.logTail())
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

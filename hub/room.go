@@ -39,6 +39,10 @@ type room struct {
 	timer       *time.Timer          // gap wait, or retry of a failed reload
 	needReload  bool
 	checkBehind int64 // store version seen ahead of ours at the last check
+	// lastCall is the audit event id of the newest call sent to the boards
+	// (0 before the first): a reload sends the calls after it, which the
+	// boards missed, and events never send a call twice.
+	lastCall    int64
 	unsubscribe func()
 }
 
@@ -193,6 +197,7 @@ type batch struct {
 	notes       []note
 	anns        []*queue.Announcement
 	annAt       []int64
+	calls       []*frame
 }
 
 type note struct {
@@ -272,16 +277,21 @@ func (r *room) applyState(ev *wireEvent, out *batch) {
 	for i := range ev.Transitions {
 		t := &ev.Transitions[i]
 		switch {
-		case t.From == "" && t.Ticket.Status.Waiting():
-			r.waiting.add(t.Ticket.Number)
-		case t.From.Waiting() && !t.Ticket.Status.Waiting():
-			r.waiting.remove(t.Ticket.Number)
+		case t.Ticket.Status.Waiting():
+			// A join, or a ticket notified, maybe with a new priority.
+			r.waiting.add(waiterOf(&t.Ticket, t.Ticket.Place))
+		case t.From.Waiting():
+			r.waiting.remove(t.Ticket.ID)
 		}
 		r.record(&t.Ticket, v)
 	}
 	for i := range ev.Updated {
+		if t := &ev.Updated[i]; t.Status.Waiting() {
+			r.waiting.add(waiterOf(t, t.Place)) // a priority change moves it
+		}
 		r.record(&ev.Updated[i], v)
 	}
+	r.addCalls(ev.Calls, ev.PublishedAt, out)
 	for _, n := range ev.Notifications {
 		if w := r.watches[n.TicketID]; w != nil {
 			out.notes = append(out.notes, note{w: w, n: n})
@@ -293,6 +303,18 @@ func (r *room) applyState(ev *wireEvent, out *batch) {
 	}
 	out.instChanged = true
 	out.at = max(out.at, ev.PublishedAt)
+}
+
+// addCalls queues the call frames of calls not sent yet.
+func (r *room) addCalls(calls []queue.CallRecord, at int64, out *batch) {
+	for i := range calls {
+		c := &calls[i]
+		if c.EventID != 0 && c.EventID <= r.lastCall {
+			continue // already sent, from a reload
+		}
+		r.lastCall = max(r.lastCall, c.EventID)
+		out.calls = append(out.calls, &frame{data: callFrame(c), at: at, call: true})
+	}
 }
 
 // record keeps a followed ticket's record as of version v.
@@ -309,7 +331,7 @@ func (r *room) decorated(w *watch) queue.Ticket {
 	t := w.ticket
 	var ahead int64
 	if t.Status.Waiting() {
-		ahead = r.waiting.before(t.Number)
+		ahead = r.waiting.ahead(t.ID, &r.inst)
 	}
 	queue.Decorate(&t, &r.inst, ahead)
 	return t
@@ -319,6 +341,11 @@ func (r *room) decorated(w *watch) queue.Ticket {
 // subscribers, one frame per followed ticket whose view changed, then
 // notifications and announcements.
 func (r *room) fanOut(out *batch) {
+	for _, f := range out.calls {
+		for c := range r.subs {
+			c.push(f, false)
+		}
+	}
 	if out.instChanged {
 		if len(r.subs) > 0 {
 			f := &frame{data: institutionFrame(typeUpdate, &r.inst), at: out.at}

@@ -13,7 +13,7 @@ import (
 // snapshot is state read from the store.
 type snapshot struct {
 	inst       queue.Institution
-	nums       []int64
+	waiters    []queue.Waiter
 	tickets    map[string]queue.Ticket
 	notes      map[string][]queue.Notification // missed while away, to replay
 	consistent bool                            // every read saw the same version
@@ -34,7 +34,7 @@ func (r *room) load(ctx context.Context, known map[string]time.Time) (*snapshot,
 			return nil, err
 		}
 		s := &snapshot{tickets: map[string]queue.Ticket{}}
-		if s.nums, err = st.WaitingNumbers(ctx, r.id); err != nil {
+		if s.waiters, err = st.WaitingPlaces(ctx, r.id); err != nil {
 			return nil, err
 		}
 		for id := range known {
@@ -95,8 +95,18 @@ func (r *room) reload(ctx context.Context, reason string) {
 	}
 	r.h.m.resyncs.WithLabelValues(reason).Inc()
 	r.needReload = !snap.consistent
+	// The calls the boards missed, read back from the audit trail. Only
+	// this goroutine sends calls, so lastCall cannot move meanwhile.
+	var missed []queue.CallRecord
+	if r.lastCall > 0 {
+		if missed, err = queue.CallsSince(ctx, r.h.store, r.id, r.lastCall); err != nil {
+			r.h.log.Warn("live: read missed calls", "institution_id", r.id, "error", err.Error())
+			r.needReload = true
+		}
+	}
 	out := &batch{}
 	r.mu.Lock()
+	r.addCalls(missed, time.Now().UnixNano(), out)
 	r.applySnapshot(snap, out)
 	r.drainPending(out)
 	r.fanOut(out)
@@ -143,7 +153,7 @@ func (r *room) applySnapshot(s *snapshot, out *batch) {
 	}
 	r.inst = s.inst
 	r.snap = nil
-	r.waiting.reset(s.nums)
+	r.waiting.reset(s.waiters)
 	queued := map[int64]bool{} // notifications that waiting events will deliver
 	for _, ev := range r.pending {
 		for _, n := range ev.Notifications {

@@ -1,45 +1,90 @@
 package hub
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/queueless/queueless/queue"
 )
 
+// TestWaitingSet: after random joins, calls, cancels and priority changes
+// over two services, every ticket's people_ahead in the hub's waiting set
+// is its place in queue's calling order (queue.Order), for every priority
+// run and streak.
 func TestWaitingSet(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		start  []int64
-		add    []int64
-		remove []int64
-		want   []int64
-		rank   int64 // numbers before 10
-	}{
-		{name: "empty", want: []int64{}, rank: 0},
-		{name: "reset sorts and dedupes", start: []int64{9, 3, 3, 12}, want: []int64{3, 9, 12}, rank: 2},
-		{name: "joins append", start: []int64{1, 2}, add: []int64{3, 4}, want: []int64{1, 2, 3, 4}, rank: 4},
-		{name: "add in the middle and twice", start: []int64{1, 5}, add: []int64{3, 3}, want: []int64{1, 3, 5}, rank: 3},
-		{name: "calls remove from the front", start: []int64{1, 2, 3, 11}, remove: []int64{1, 2}, want: []int64{3, 11}, rank: 1},
-		{name: "cancel in the middle, absent number", start: []int64{4, 8, 15}, remove: []int64{8, 99}, want: []int64{4, 15}, rank: 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var w waitingSet
-			w.reset(tt.start)
-			for _, n := range tt.add {
-				w.add(n)
+	base := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	for seed := range uint64(30) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		inst := queue.Institution{PriorityRun: r.IntN(4), Services: []queue.Line{{Code: "A"}, {Code: "B"}}}
+		for i := range inst.Services {
+			inst.Services[i].Streak = r.IntN(4)
+		}
+		var w waitingSet
+		w.reset(nil)
+		live := map[string]queue.Ticket{}
+		var number int64
+		for step := range 120 {
+			switch op := r.IntN(10); {
+			case op < 6 || len(live) == 0:
+				number++
+				tk := queue.Ticket{ID: fmt.Sprint("t", number), Number: number, Status: queue.TicketWaiting,
+					Service: []string{"A", "B"}[r.IntN(2)], Place: base.Add(time.Duration(number/3) * time.Second)}
+				if r.IntN(3) == 0 {
+					p := queue.PrioritySenior
+					tk.Priority = &p
+				}
+				live[tk.ID] = tk
+				w.add(waiterOf(&tk, tk.Place))
+			case op < 8:
+				for id := range live {
+					delete(live, id)
+					w.remove(id)
+					break
+				}
+			default:
+				for id, tk := range live {
+					if tk.Priority == nil {
+						p := queue.PriorityPWD
+						tk.Priority = &p
+					} else {
+						tk.Priority = nil
+					}
+					live[id] = tk
+					w.add(waiterOf(&tk, tk.Place))
+					break
+				}
 			}
-			for _, n := range tt.remove {
-				w.remove(n)
+			if w.len() != len(live) {
+				t.Fatalf("seed %d step %d: the set holds %d tickets, want %d", seed, step, w.len(), len(live))
 			}
-			if got := w.nums; !slices.Equal(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
-				t.Errorf("numbers = %v, want %v", got, tt.want)
+			var all []queue.Ticket
+			for i := range inst.Services {
+				inst.Services[i].WaitingCount, inst.Services[i].WaitingPriority = 0, 0
 			}
-			if got := w.before(10); got != tt.rank {
-				t.Errorf("before(10) = %d, want %d", got, tt.rank)
+			for _, tk := range live {
+				all = append(all, tk)
+				for i := range inst.Services {
+					if l := &inst.Services[i]; l.Code == tk.Service {
+						l.WaitingCount++
+						if tk.Priority != nil {
+							l.WaitingPriority++
+						}
+					}
+				}
 			}
-		})
+			o := queue.NewOrder(&inst, all)
+			for _, code := range []string{"A", "B"} {
+				for i, tk := range o.Front(code, len(all)) {
+					if got := w.ahead(tk.ID, &inst); got != int64(i) {
+						t.Fatalf("seed %d step %d (run %d): ticket %d of %s has %d ahead in the hub, %d in queue's order", seed, step, inst.PriorityRun, tk.Number, code, got, i)
+					}
+				}
+			}
+		}
 	}
 }
 

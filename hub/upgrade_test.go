@@ -64,7 +64,22 @@ func TestCloseWhileClientsConnect(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Close once streams are open and more keep coming, not after a
+	// guess at how long that takes (300ms once saw none on a loaded
+	// machine).
+	for wait := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := opened
+		mu.Unlock()
+		if n >= 32 {
+			break
+		}
+		if time.Now().After(wait) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("only %d streams opened in 20s", n)
+		}
+	}
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	s.inst[0].hub.Close(ctx)

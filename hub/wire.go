@@ -22,6 +22,14 @@ type wireEvent struct {
 	Notifications []queue.Notification `json:"notifications,omitempty"`
 	Announcement  *queue.Announcement  `json:"announcement,omitempty"`
 	PublishedAt   int64                `json:"published_at"` // Unix nanoseconds
+	// Lines are the institution's services with their state (the priority
+	// streaks); Places the places of the tickets above, which their JSON
+	// leaves out: the calling order needs both.
+	Lines  []queue.LineRecord   `json:"lines,omitempty"`
+	Places map[string]time.Time `json:"places,omitempty"`
+	Calls  []queue.CallRecord   `json:"calls,omitempty"`
+	// CallEvents are the calls' audit event ids, which their JSON leaves out.
+	CallEvents []int64 `json:"call_events,omitempty"`
 }
 
 type wireTransition struct {
@@ -43,12 +51,31 @@ func encodeEvent(ev queue.Event, now time.Time) ([]byte, error) {
 		Notifications: ev.Notifications,
 		Announcement:  ev.Announcement,
 		PublishedAt:   now.UnixNano(),
+		Lines:         queue.LineRecords(ev.Institution.Services),
+		Calls:         ev.Calls,
+	}
+	for _, c := range ev.Calls {
+		w.CallEvents = append(w.CallEvents, c.EventID)
+	}
+	place := func(t *queue.Ticket) {
+		if w.Places == nil {
+			w.Places = map[string]time.Time{}
+		}
+		p := t.Place
+		if p.IsZero() {
+			p = t.IssuedAt
+		}
+		w.Places[t.ID] = p
 	}
 	if len(ev.Transitions) > 0 {
 		w.Transitions = make([]wireTransition, len(ev.Transitions))
 		for i, t := range ev.Transitions {
 			w.Transitions[i] = wireTransition{Ticket: t.Ticket, From: t.From}
+			place(&w.Transitions[i].Ticket)
 		}
+	}
+	for i := range w.Updated {
+		place(&w.Updated[i])
 	}
 	return json.Marshal(w)
 }
@@ -61,6 +88,21 @@ func decodeEvent(b []byte) (wireEvent, error) {
 	w.Institution.CallInterval = w.CallInterval
 	if w.Institution.RecentCalls == nil {
 		w.Institution.RecentCalls = []queue.Call{}
+	}
+	if len(w.Lines) > 0 {
+		w.Institution.Services = queue.LinesOf(w.Lines)
+		w.Institution.Estimate()
+	}
+	for i := range w.Transitions {
+		w.Transitions[i].Ticket.Place = w.Places[w.Transitions[i].Ticket.ID]
+	}
+	for i := range w.Updated {
+		w.Updated[i].Place = w.Places[w.Updated[i].ID]
+	}
+	for i := range w.Calls {
+		if i < len(w.CallEvents) {
+			w.Calls[i].EventID = w.CallEvents[i]
+		}
 	}
 	return w, nil
 }
@@ -77,6 +119,8 @@ type frame struct {
 	// at is the publish time (Unix ns) of the newest event the frame
 	// reflects, 0 for snapshots; it feeds the lag histogram.
 	at int64
+	// call marks a call frame, which the outbox makes more room for.
+	call bool
 }
 
 // Frame types of the contract.
@@ -85,7 +129,17 @@ const (
 	typeUpdate       = "update"
 	typeNotification = "notification"
 	typeAnnouncement = "announcement"
+	typeCall         = "call"
 )
+
+// callFrame is a call as the board hears of it. Call frames are never
+// conflated: one per ticket called, in call order.
+func callFrame(c *queue.CallRecord) []byte {
+	return mustJSON(struct {
+		Type string            `json:"type"`
+		Call *queue.CallRecord `json:"call"`
+	}{typeCall, c})
+}
 
 func institutionFrame(typ string, inst *queue.Institution) []byte {
 	return mustJSON(struct {

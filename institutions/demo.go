@@ -17,6 +17,52 @@ func Demo() []queue.Fields {
 	}
 }
 
+// demoLayout is a demo office's services (lines) and counters: every demo
+// office runs several lines, counters routed to them, and a priority lane
+// (priority_run is the default, 2).
+type demoLayout struct {
+	services []queue.LineSpec
+	counters []queue.Counter
+}
+
+var demoLayouts = map[string]demoLayout{
+	"Civil Service Commission": {
+		services: []queue.LineSpec{{Code: "A", Name: "Eligibility and exams"}, {Code: "B", Name: "Records and certifications"}, {Code: "C", Name: "Releasing"}},
+		counters: []queue.Counter{{Name: "1", Services: []string{"A"}}, {Name: "2", Services: []string{"A", "B"}}, {Name: "3", Services: []string{"B"}}, {Name: "4", Services: []string{"C"}}},
+	},
+	"Land Bank - Makati Branch": {
+		services: []queue.LineSpec{{Code: "A", Name: "Deposits and withdrawals"}, {Code: "B", Name: "New accounts"}, {Code: "L", Name: "Loans"}},
+		counters: []queue.Counter{{Name: "1", Services: []string{"A"}}, {Name: "2", Services: []string{"A"}}, {Name: "3", Services: []string{"B", "L"}}},
+	},
+	"Meralco Business Center": {
+		services: []queue.LineSpec{{Code: "P", Name: "Payments"}, {Code: "S", Name: "New service applications"}, {Code: "C", Name: "Complaints"}},
+		counters: []queue.Counter{{Name: "1", Services: []string{"P"}}, {Name: "2", Services: []string{"P", "C"}}, {Name: "3", Services: []string{"S"}}},
+	},
+	"Philippine General Hospital - OPD": {
+		services: []queue.LineSpec{{Code: "A", Name: "Registration"}, {Code: "B", Name: "Consultation"}, {Code: "C", Name: "Pharmacy"}},
+		counters: []queue.Counter{{Name: "Triage", Services: []string{"A"}}, {Name: "Room 1", Services: []string{"B"}}, {Name: "Room 2", Services: []string{"B"}}, {Name: "Pharmacy", Services: []string{"C"}}},
+	},
+}
+
+// createDemo creates demo institution f with its services and counters.
+func createDemo(ctx context.Context, svc *queue.Service, f queue.Fields) (queue.Institution, error) {
+	inst, err := svc.CreateInstitution(ctx, f, queue.Meta{Actor: queue.ActorSystem})
+	if err != nil {
+		return inst, err
+	}
+	lay, ok := demoLayouts[f.Name]
+	if !ok {
+		return inst, nil
+	}
+	if inst, err = svc.SetServices(ctx, inst.ID, lay.services, queue.Meta{Actor: queue.ActorSystem}); err != nil {
+		return inst, fmt.Errorf("services of %s: %w", f.Name, err)
+	}
+	if inst, err = svc.SetCounters(ctx, inst.ID, lay.counters, queue.Meta{Actor: queue.ActorSystem}); err != nil {
+		return inst, fmt.Errorf("counters of %s: %w", f.Name, err)
+	}
+	return inst, nil
+}
+
 // SeedDemo creates the demo institutions when the store has none, and
 // returns how many it created.
 func SeedDemo(ctx context.Context, svc *queue.Service) (int, error) {
@@ -28,7 +74,7 @@ func SeedDemo(ctx context.Context, svc *queue.Service) (int, error) {
 		return 0, nil
 	}
 	for _, f := range Demo() {
-		if _, err := svc.CreateInstitution(ctx, f, queue.Meta{Actor: queue.ActorSystem}); err != nil {
+		if _, err := createDemo(ctx, svc, f); err != nil {
 			return 0, fmt.Errorf("seed demo: create %s: %w", f.Name, err)
 		}
 	}

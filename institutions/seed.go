@@ -57,7 +57,7 @@ func Seed(ctx context.Context, q *queue.Service, sync *Syncer, opt SeedOptions) 
 		if inst, ok := byName[f.Name]; ok {
 			return inst, nil
 		}
-		inst, err := q.CreateInstitution(ctx, f, queue.Meta{Actor: queue.ActorSystem})
+		inst, err := createDemo(ctx, q, f) // a demo office gets its services, any other just A
 		if err != nil {
 			return inst, fmt.Errorf("create %s: %w", f.Name, err)
 		}

@@ -31,6 +31,11 @@ type Join struct {
 	MaxInFlight int     `json:"max_in_flight"`
 	// PhoneShare is the share of joins that give a (unique) phone number.
 	PhoneShare float64 `json:"phone_share"`
+	// Services spreads joins over that many services (A, B, ...), which a
+	// created institution gets; 0 or 1: joins name no service (v1).
+	Services int `json:"services"`
+	// PriorityShare is the share of joins that ask for the priority lane.
+	PriorityShare float64 `json:"priority_share"`
 	// Allowed lists the statuses a join may get; any other fails the run
 	// (the flash crowd allows 201, 429 and 503). Empty: no such check.
 	Allowed []int `json:"allowed,omitempty"`
@@ -58,6 +63,30 @@ func (j *Join) setup(ctx context.Context, r *Run) error {
 			return err
 		}
 		j.Institution, j.created = id, true
+		if j.Services > 1 {
+			if err := putServices(ctx, r.Client, id, j.Services); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// serviceCode is the code of the i-th service a load test makes: A, B, ...
+func serviceCode(i int) string { return string(rune('A' + i%26)) }
+
+// putServices gives institution id n services, A upward.
+func putServices(ctx context.Context, c *Client, id int64, n int) error {
+	specs := make([]map[string]any, n)
+	for i := range specs {
+		specs[i] = map[string]any{"code": serviceCode(i), "name": "Load test " + serviceCode(i)}
+	}
+	resp, err := c.Do(ctx, Req{Method: http.MethodPut, Path: instPath(id) + "/services", Admin: true, Body: map[string]any{"services": specs}})
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusOK {
+		return fmt.Errorf("put services: %d %.300s", resp.Status, resp.Body)
 	}
 	return nil
 }
@@ -159,10 +188,21 @@ func (j *Join) addr(r *Run, who, n int) string {
 }
 
 func (j *Join) joinOnce(ctx context.Context, r *Run, pool *rawPool, addr, key string, n int) {
-	body := []byte("{}")
+	body := []byte("{")
 	if j.PhoneShare > 0 && float64(n%1000) < j.PhoneShare*1000 {
 		// 09 and nine digits: unique within a run.
-		body = fmt.Appendf(nil, `{"phone":"09%09d"}`, (j.PhoneBase+int64(n))%1_000_000_000)
+		body = fmt.Appendf(body, `"phone":"09%09d",`, (j.PhoneBase+int64(n))%1_000_000_000)
+	}
+	if j.Services > 1 {
+		body = fmt.Appendf(body, `"service":%q,`, serviceCode(n%j.Services))
+	}
+	// Every k-th join, spread apart from the phones' share.
+	if j.PriorityShare > 0 && float64((n*7919)%1000) < j.PriorityShare*1000 {
+		body = append(body, `"priority":"senior",`...)
+	}
+	body[len(body)-1] = '}'
+	if len(body) == 1 {
+		body = []byte("{}")
 	}
 	// Every join carries a key of its own, as a real client's must: an
 	// answer the server could not confirm ("retry with the same

@@ -98,6 +98,7 @@ func newProvider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
 	return goose.NewProvider(goose.DialectPostgres, db, files,
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(riverMigrations...),
 	)
 }
 

@@ -34,7 +34,8 @@ func latestVersion(t *testing.T) int64 {
 	if err != nil {
 		t.Fatalf("read embedded migrations: %v", err)
 	}
-	return int64(len(entries))
+	// The SQL files and River's Go migrations (river.go).
+	return int64(len(entries) + len(riverMigrations))
 }
 
 func TestUpConcurrently(t *testing.T) {
@@ -69,7 +70,7 @@ func TestUpConcurrently(t *testing.T) {
 	if want := latestVersion(t); applied != want || distinct != want {
 		t.Errorf("goose_db_version holds %d rows of %d versions, want each of the %d migrations once", applied, distinct, want)
 	}
-	for _, table := range []string{"institutions", "tickets", "notifications", "events", "idempotency_keys", "tokens"} {
+	for _, table := range []string{"institutions", "tickets", "notifications", "events", "idempotency_keys", "tokens", "river_job", "river_leader", "webhooks", "webhook_deliveries"} {
 		var exists bool
 		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil || !exists {
 			t.Errorf("table %s exists = %t (%v), want it created", table, exists, err)
@@ -112,5 +113,65 @@ func TestCheck(t *testing.T) {
 	}
 	if err := Check(ctx, db); !errors.Is(err, ErrBehind) {
 		t.Errorf("Check with the last migration missing = %v, want ErrBehind", err)
+	}
+}
+
+// TestServicesMigration: an institution from before services (version 3)
+// gets one service A "General" holding its waiting tickets, and its tickets
+// get service A, labels per UTC day in number order and places rising with
+// the numbers.
+func TestServicesMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, db := newTestDB(t)
+	p, err := newProvider(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 3); err != nil {
+		t.Fatalf("up to 3: %v", err)
+	}
+	_, err = pool.Exec(ctx, `
+		INSERT INTO institutions (id, name, kind, status, last_issued, waiting_count, now_serving)
+			VALUES (7, 'Old Office', 'bank', 'open', 4, 2, 2);
+		INSERT INTO tickets (id, institution_id, number, status, near_turn_threshold, issued_at, updated_at) VALUES
+			('00000000-0000-4000-8000-000000000001', 7, 1, 'served',   3, '2026-11-22 23:59:00Z', now()),
+			('00000000-0000-4000-8000-000000000002', 7, 2, 'serving',  3, '2026-11-23 08:00:05Z', now()),
+			('00000000-0000-4000-8000-000000000003', 7, 3, 'waiting',  3, '2026-11-23 08:00:01Z', now()),
+			('00000000-0000-4000-8000-000000000004', 7, 4, 'notified', 3, '2026-11-23 08:01:00Z', now())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var services string
+	var run int
+	if err := pool.QueryRow(ctx, `SELECT services::text, priority_run FROM institutions WHERE id = 7`).Scan(&services, &run); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"code": "A"`, `"name": "General"`, `"status": "open"`, `"waiting_count": 2`, `"label_day": "2026-11-23"`, `"label_seq": 3`} {
+		if !strings.Contains(services, want) {
+			t.Errorf("services = %s, want it to hold %s", services, want)
+		}
+	}
+	if run != 2 {
+		t.Errorf("priority_run = %d, want the default 2", run)
+	}
+	rows, _ := pool.Query(ctx, `SELECT service || ' ' || label || ' ' || source || ' ' || to_char(place AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM tickets ORDER BY number`)
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A A-001 phone 23:59:00", "A A-001 phone 08:00:05", "A A-002 phone 08:00:05", "A A-003 phone 08:01:00"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("tickets after the migration = %v, want %v", got, want)
 	}
 }

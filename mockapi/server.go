@@ -32,6 +32,8 @@ type Config struct {
 	PushInterval time.Duration
 	// Client sends pushes; http.DefaultClient's transport when nil.
 	Client *http.Client
+	// SMS are the credentials of the mock SMS gateway (sms.go).
+	SMS SMSConfig
 }
 
 // Server is the simulated institutions' API.
@@ -48,6 +50,7 @@ type Server struct {
 	stats  map[string]*Stats
 	pushes map[string]*pushTarget
 	bad    int // which malformed body comes next
+	sms    *smsGateway
 }
 
 // Stats counts the requests for one institution's queue.
@@ -81,7 +84,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("faults: %w", err)
 	}
 	s := &Server{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, insts: map[string]*institution{},
-		faults: newFaultSet(cfg.Faults, cfg.Seed), stats: map[string]*Stats{}, pushes: map[string]*pushTarget{}}
+		faults: newFaultSet(cfg.Faults, cfg.Seed), stats: map[string]*Stats{}, pushes: map[string]*pushTarget{},
+		sms: newSMSGateway(cfg.SMS, cfg.Seed, cfg.Client)}
 	start := cfg.Clock.Now()
 	for i, ic := range cfg.Institutions {
 		if ic.ExternalID == "" || strings.ContainsAny(ic.ExternalID, "/?#") {
@@ -120,6 +124,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/stats", s.admin(s.getStats))
 	m.HandleFunc("PUT /admin/push/{ext}", s.admin(s.putPush))
 	m.HandleFunc("DELETE /admin/push/{ext}", s.admin(s.deletePush))
+	s.sms.routes(m, s.admin)
 	s.mux = m
 }
 

@@ -2,14 +2,16 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 )
 
-// AdvanceRequest asks to call the next Count tickets at Counter.
+// AdvanceRequest asks to call the next Count tickets at Counter: from
+// Service when set, else from the counter's services when it is
+// configured, else from every service.
 type AdvanceRequest struct {
 	Count   int
 	Counter *string
+	Service *string
 }
 
 // Validate checks an advance request and applies defaults.
@@ -24,6 +26,9 @@ func (r *AdvanceRequest) Validate() error {
 		if err := CheckCounter(*r.Counter); err != nil {
 			return err
 		}
+	}
+	if r.Service != nil && !codePattern.MatchString(*r.Service) {
+		return Errorf(CodeInvalid, "service must be a service code: 1 to 3 capital letters")
 	}
 	return nil
 }
@@ -60,32 +65,45 @@ func (s *Service) Advance(ctx context.Context, id int64, req AdvanceRequest, met
 	_, err := s.update(ctx, id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
 		res = AdvanceResult{Called: []Ticket{}, Served: []Ticket{}, Expired: []Ticket{}}
 		inst := tx.Institution()
-		c := &changeSet{s: s, now: s.clock(), meta: meta}
+		inst.ensureLines()
+		c := &changeSet{s: s, now: s.clock(), meta: meta, inst: &inst}
 		if err := s.settleServing(ctx, tx, c, true, &res); err != nil {
 			return Changes{}, nil, err
 		}
-		front, err := tx.Waiting(ctx, req.Count+MaxThreshold+1)
+		codes := inst.counterLines(req.Counter)
+		if req.Service != nil {
+			if inst.line(*req.Service) == nil {
+				return Changes{}, nil, Errorf(CodeNotFound, "institution %d has no service %s", id, *req.Service)
+			}
+			codes = []string{*req.Service}
+		}
+		front, err := tx.Front(ctx, codes, req.Count+MaxThreshold+1)
 		if err != nil {
 			return Changes{}, nil, err
 		}
-		n := min(req.Count, len(front))
-		for i := range front[:n] {
-			t := &front[i]
-			deadline := c.now.Add(s.grace)
-			t.CalledAt, t.Counter, t.Deadline = &c.now, req.Counter, &deadline
-			data, _ := json.Marshal(map[string]any{"counter": req.Counter})
-			c.move(t, TicketServing, AuditCalled, NotifyTurnCalled, data)
-			res.Called = append(res.Called, *t)
-			inst.NowServing = max(inst.NowServing, t.Number)
-			inst.RecentCalls = append([]Call{{Number: t.Number, Counter: req.Counter, CalledAt: c.now}}, inst.RecentCalls...)
-		}
-		if n > 0 {
-			inst.WaitingCount -= int64(n)
-			if len(inst.RecentCalls) > recentCallsKept {
-				inst.RecentCalls = inst.RecentCalls[:recentCallsKept]
+		o := NewOrder(&inst, front)
+		touched := map[string]bool{}
+		for range req.Count {
+			t, ok := o.Next(codes)
+			if !ok {
+				break
 			}
+			reason := ReasonInOrder
+			if IsPriority(inst.PriorityRun, &t) {
+				reason = ReasonPriority
+			}
+			c.call(&t, req.Counter, reason, nil)
+			res.Called = append(res.Called, t)
+			touched[t.Service] = true
+		}
+		if n := len(res.Called); n > 0 {
+			o.save(&inst)
 			inst.observeCalls(n, c.now)
-			c.promote(front[n:])
+			for _, l := range inst.Services {
+				if touched[l.Code] {
+					c.promoteLine(o, l.Code)
+				}
+			}
 		}
 		res.Institution = inst
 		if c.ch.empty() {

@@ -38,8 +38,13 @@ type Institution struct {
 	Capacity             *int64    `json:"capacity"`
 	RecentCalls          []Call    `json:"recent_calls"`
 	EstimatedWaitSeconds *int64    `json:"estimated_wait_seconds"`
-	Version              int64     `json:"version"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	Services             []Line    `json:"services"`
+	Counters             []Counter `json:"counters"`
+	// PriorityRun is how many priority tickets a line calls in a row
+	// before a regular one; 0: no priority lane (see order.go).
+	PriorityRun int       `json:"priority_run"`
+	Version     int64     `json:"version"`
+	UpdatedAt   time.Time `json:"updated_at"`
 
 	// CallInterval is the moving average of the time between calls (0:
 	// unknown); LastCallAt is when the last call happened.
@@ -55,6 +60,29 @@ type Call struct {
 	CalledAt time.Time `json:"called_at"`
 }
 
+// CallRecord is one ticket called, as the board hears of it: every call
+// (in order, recalls and particular calls included) is one.
+type CallRecord struct {
+	Number   int64     `json:"number"`
+	Label    string    `json:"label"`
+	Service  string    `json:"service"`
+	Counter  *string   `json:"counter"`
+	CalledAt time.Time `json:"called_at"`
+	// Reason is in_order, priority, recall, or the staff's words for a
+	// particular call.
+	Reason string `json:"reason"`
+	// EventID is the id of the call's audit event (ticket.called or
+	// ticket.recalled): calls are read back from the audit trail by it.
+	EventID int64 `json:"-"`
+}
+
+// Call reasons.
+const (
+	ReasonInOrder  = "in_order"
+	ReasonPriority = "priority"
+	ReasonRecall   = "recall"
+)
+
 // Fields are the writable fields of an institution.
 type Fields struct {
 	Name     string
@@ -62,6 +90,8 @@ type Fields struct {
 	Address  string
 	Status   Status
 	Capacity *int64
+	// PriorityRun is nil for the default.
+	PriorityRun *int
 }
 
 // Patch is a change of some writable fields; a nil field is left alone.
@@ -73,11 +103,12 @@ type Patch struct {
 	Status      *Status
 	SetCapacity bool
 	Capacity    *int64
+	PriorityRun *int
 }
 
 // OnlyStatus reports whether the patch touches nothing but the status.
 func (p Patch) OnlyStatus() bool {
-	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity
+	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity && p.PriorityRun == nil
 }
 
 // Validate checks the fields of a new institution.
@@ -85,7 +116,11 @@ func (f *Fields) Validate() error {
 	if f.Status == "" {
 		f.Status = StatusClosed
 	}
-	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity}
+	if f.PriorityRun == nil {
+		run := DefaultPriorityRun
+		f.PriorityRun = &run
+	}
+	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity, PriorityRun: f.PriorityRun}
 	return p.Validate()
 }
 
@@ -115,6 +150,9 @@ func (p Patch) Validate() error {
 	}
 	if p.SetCapacity && p.Capacity != nil && (*p.Capacity < 1 || *p.Capacity > 1_000_000) {
 		return Errorf(CodeInvalid, "capacity must be null or an integer from 1 to 1000000")
+	}
+	if p.PriorityRun != nil && (*p.PriorityRun < 0 || *p.PriorityRun > MaxPriorityRun) {
+		return Errorf(CodeInvalid, "priority_run must be an integer from 0 to %d (0: no priority lane)", MaxPriorityRun)
 	}
 	return nil
 }
@@ -155,6 +193,10 @@ func (p Patch) apply(inst *Institution) (changed map[string]any) {
 		inst.Capacity = p.Capacity
 		changed["capacity"] = p.Capacity
 	}
+	if p.PriorityRun != nil && *p.PriorityRun != inst.PriorityRun {
+		changed["priority_run"] = map[string]int{"from": inst.PriorityRun, "to": *p.PriorityRun}
+		inst.PriorityRun = *p.PriorityRun
+	}
 	return changed
 }
 
@@ -170,6 +212,11 @@ func (inst *Institution) estimate() {
 	inst.EstimatedWaitSeconds = estimateWait(inst.CallInterval, inst.WaitingCount)
 	if inst.RecentCalls == nil {
 		inst.RecentCalls = []Call{}
+	}
+	inst.ensureLines()
+	for i := range inst.Services {
+		l := &inst.Services[i]
+		l.EstimatedWaitSeconds = estimateWait(inst.CallInterval, l.WaitingCount)
 	}
 }
 

@@ -13,6 +13,12 @@ type JoinRequest struct {
 	Phone          *string
 	Threshold      int // 0: the default
 	IdempotencyKey string
+	// Service is the code of the line to join; nil: the first open one.
+	Service  *string
+	Priority *Priority
+	// Source is phone (the default) or staff: a walk-in that staff take,
+	// allowed past a paused service or institution (not a closed one).
+	Source string
 }
 
 // JoinResult is a join's outcome; Replayed is true when an earlier join with
@@ -32,6 +38,21 @@ func (r *JoinRequest) Validate() error {
 	}
 	if r.Threshold < MinThreshold || r.Threshold > MaxThreshold {
 		return Errorf(CodeInvalid, "near_turn_threshold must be an integer from %d to %d", MinThreshold, MaxThreshold)
+	}
+	if r.Service != nil && !codePattern.MatchString(*r.Service) {
+		return Errorf(CodeInvalid, "service must be a service code: 1 to 3 capital letters")
+	}
+	if r.Priority != nil {
+		if _, err := ParsePriority(string(*r.Priority)); err != nil {
+			return err
+		}
+	}
+	switch r.Source {
+	case "":
+		r.Source = SourcePhone
+	case SourcePhone, SourceStaff:
+	default:
+		return Errorf(CodeInvalid, "source must be phone or staff")
 	}
 	if r.IdempotencyKey != "" && !validKey(r.IdempotencyKey) {
 		return Errorf(CodeInvalid, "Idempotency-Key must be 1 to 64 printable ASCII characters")
@@ -83,7 +104,11 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 		}
 		inst := tx.Institution()
 		now := s.clock()
-		c := &changeSet{s: s, now: now}
+		inst.ensureLines()
+		c := &changeSet{s: s, now: now, inst: &inst}
+		day := LocalDay(&inst, now)
+		// Places follow issue order even when instances' clocks disagree.
+		place := maxTime(now, inst.UpdatedAt)
 		issued, held, err := lookUp(ctx, tx, &inst, reqs, now.Add(-IdempotencyWindow))
 		if err != nil {
 			return Changes{}, nil, err
@@ -106,18 +131,31 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 					continue
 				}
 			}
-			if err := admit(&inst, req, held); err != nil {
+			if err := admit(&inst, req, held, now); err != nil {
 				out[i].Err = err
 				if req.IdempotencyKey != "" {
 					keys[req.IdempotencyKey] = i
 				}
 				continue
 			}
+			line := inst.joinLine(req)
+			index := line.WaitingCount - line.WaitingPriority // the new ticket's rank in its lane
+			switch {
+			case inst.PriorityRun == 0:
+				index = line.WaitingCount
+			case req.Priority != nil:
+				index = line.WaitingPriority
+			}
 			inst.LastIssued++
-			ahead := inst.WaitingCount
-			inst.WaitingCount++
 			t := Ticket{ID: uuid.NewString(), InstitutionID: id, Number: inst.LastIssued, Status: TicketWaiting,
-				NearTurnThreshold: req.Threshold, Phone: req.Phone, IssuedAt: now, UpdatedAt: now}
+				NearTurnThreshold: req.Threshold, Phone: req.Phone, IssuedAt: now, UpdatedAt: now,
+				Service: line.Code, Label: line.nextLabel(day), Priority: req.Priority, Source: req.Source, Place: place}
+			ahead := lineAhead(&inst, &t, index)
+			inst.WaitingCount++
+			line.WaitingCount++
+			if t.Priority != nil {
+				line.WaitingPriority++
+			}
 			c.ch.Audit = append(c.ch.Audit, s.audit(now, AuditJoined, &t, c.meta, nil))
 			c.trans = append(c.trans, Transition{Ticket: t})
 			if ahead <= int64(t.NearTurnThreshold) {
@@ -186,7 +224,7 @@ func lookUp(ctx context.Context, tx Tx, inst *Institution, reqs []JoinRequest, s
 	}
 	// admit refuses every join of an institution that is not open before it
 	// looks at the phone.
-	if phones = distinct(phones); len(phones) > 0 && inst.Status == StatusOpen {
+	if phones = distinct(phones); len(phones) > 0 && inst.Status != StatusClosed {
 		if held, err = tx.ActivePhones(ctx, phones); err != nil {
 			return nil, nil, err
 		}
@@ -205,9 +243,20 @@ func distinct(list []string) []string {
 
 // admit checks whether req may join inst now; held holds the phones with an
 // active ticket, in the table or issued earlier in this batch.
-func admit(inst *Institution, req JoinRequest, held map[string]bool) error {
-	if inst.Status != StatusOpen {
+func admit(inst *Institution, req JoinRequest, held map[string]bool, now time.Time) error {
+	walkIn := req.Source == SourceStaff
+	if inst.Status != StatusOpen && !(walkIn && inst.Status == StatusPaused) {
 		return Errorf(CodeInstitutionClosed, "%s is %s and not taking tickets", inst.Name, inst.Status)
+	}
+	line := inst.joinLine(req)
+	if line == nil {
+		return Errorf(CodeNotFound, "%s has no service %s", inst.Name, *req.Service)
+	}
+	if line.Status != StatusOpen && !(walkIn && line.Status == StatusPaused) {
+		return Errorf(CodeInstitutionClosed, "service %s (%s) at %s is %s and not taking tickets", line.Code, line.Name, inst.Name, line.Status)
+	}
+	if req.Priority != nil && inst.PriorityRun == 0 {
+		return Errorf(CodeInvalid, "priority: %s has no priority lane", inst.Name)
 	}
 	if req.Phone != nil && held[*req.Phone] {
 		return Errorf(CodeDuplicateTicket, "this phone already holds an active ticket at %s", inst.Name)
@@ -215,5 +264,24 @@ func admit(inst *Institution, req JoinRequest, held map[string]bool) error {
 	if inst.Capacity != nil && inst.WaitingCount >= *inst.Capacity {
 		return Errorf(CodeQueueFull, "the queue at %s is full (%d waiting)", inst.Name, inst.WaitingCount)
 	}
+	if q := line.DailyQuota; q != nil && line.issuedToday(LocalDay(inst, now)) >= *q {
+		return Errorf(CodeQueueFull, "service %s at %s has issued its %d tickets for today", line.Code, inst.Name, *q)
+	}
 	return nil
+}
+
+// joinLine is the line req joins: the one it names, or the default; nil
+// when it names none of inst's.
+func (inst *Institution) joinLine(req JoinRequest) *Line {
+	if req.Service == nil {
+		return inst.defaultLine()
+	}
+	return inst.line(*req.Service)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

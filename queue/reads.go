@@ -17,12 +17,31 @@ func (s *Service) Ticket(ctx context.Context, id string) (Ticket, error) {
 	}
 	var ahead int64
 	if t.Status.Waiting() {
-		if ahead, err = s.store.WaitingBefore(ctx, t.InstitutionID, t.Number); err != nil {
+		if ahead, err = s.peopleAhead(ctx, &inst, &t); err != nil {
 			return t, err
 		}
 	}
 	t.decorate(&inst, ahead)
 	return t, nil
+}
+
+// peopleAhead is how many tickets will be called before waiting ticket t,
+// by the calling order (order.go): its rank in its lane, read from the
+// store, turned into people ahead with its line's lanes and streak.
+func (s *Service) peopleAhead(ctx context.Context, inst *Institution, t *Ticket) (int64, error) {
+	inst.ensureLines()
+	rank, err := s.store.LaneRank(ctx, *t, inst.PriorityRun > 0)
+	if err != nil {
+		return 0, err
+	}
+	return lineAhead(inst, t, rank), nil
+}
+
+// simpleOrder reports whether inst's calling order is v1's number order:
+// one line and no priority ticket waiting.
+func simpleOrder(inst *Institution) bool {
+	inst.ensureLines()
+	return len(inst.Services) == 1 && inst.Services[0].WaitingPriority == 0
 }
 
 // Notifications lists a ticket's notifications, oldest first.
@@ -49,14 +68,30 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 		n := list[limit-1].Number
 		next = &n
 	}
-	ranks, err := s.ranks(ctx, id, statuses, list)
-	if err != nil {
-		return nil, nil, err
+	// In v1's number order (one line, no priority ticket waiting) the page's
+	// ranks take at most two reads whatever its size; otherwise each
+	// waiting ticket's place in the calling order is read on its own.
+	var ranks []int64
+	if simpleOrder(&inst) {
+		if ranks, err = s.ranks(ctx, id, statuses, list); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := make([]StaffTicket, len(list))
 	for i := range list {
 		t := &list[i]
-		t.decorate(&inst, ranks[i])
+		switch {
+		case ranks != nil:
+			t.decorate(&inst, ranks[i])
+		case t.Status.Waiting():
+			ahead, err := s.peopleAhead(ctx, &inst, t)
+			if err != nil {
+				return nil, nil, err
+			}
+			t.decorate(&inst, ahead)
+		default:
+			t.decorate(&inst, 0)
+		}
 		out[i] = t.Staff()
 	}
 	return out, next, nil

@@ -46,6 +46,8 @@ type Event struct {
 	Updated       []Ticket       `json:"updated,omitempty"` // changed without a status change (check-in, recall)
 	Notifications []Notification `json:"notifications,omitempty"`
 	Announcement  *Announcement  `json:"announcement,omitempty"`
+	// Calls are the calls the change made, in call order.
+	Calls []CallRecord `json:"calls,omitempty"`
 }
 
 // Config tunes a Service.
@@ -131,10 +133,18 @@ func (s *Service) update(ctx context.Context, id int64, ann *Announcement, fn fu
 	if err != nil {
 		return ch, err
 	}
+	// Each call has its audit event, in the same order.
+	j := 0
+	for _, a := range ch.Audit {
+		if (a.Kind == AuditCalled || a.Kind == AuditRecalled) && j < len(ch.Calls) {
+			ch.Calls[j].EventID = a.ID
+			j++
+		}
+	}
 	if ch.Institution == nil && ann == nil {
 		return ch, nil
 	}
-	ev := Event{Transitions: trans, Notifications: ch.Notifications, Announcement: ann}
+	ev := Event{Transitions: trans, Notifications: ch.Notifications, Announcement: ann, Calls: ch.Calls}
 	if ch.Institution != nil {
 		ev.Institution = *ch.Institution
 	} else {
@@ -187,8 +197,9 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 	}
 	now := s.clock()
 	inst := Institution{Name: f.Name, Kind: f.Kind, Address: f.Address, Status: f.Status,
-		Capacity: f.Capacity, Version: 1, UpdatedAt: now, CreatedAt: now, RecentCalls: []Call{}}
-	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity})
+		Capacity: f.Capacity, Version: 1, UpdatedAt: now, CreatedAt: now, RecentCalls: []Call{},
+		Services: defaultLines(), Counters: []Counter{}, PriorityRun: *f.PriorityRun}
+	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun})
 	inst, err := s.store.CreateInstitution(ctx, inst, s.audit(now, AuditCreated, nil, meta, data))
 	if err != nil {
 		return inst, err
@@ -262,17 +273,22 @@ func notification(now time.Time, t *Ticket, event string) Notification {
 	return Notification{TicketID: t.ID, Event: event, Message: msg, CreatedAt: now}
 }
 
-// changeSet accumulates one transaction's writes.
+// changeSet accumulates one transaction's writes. inst is the locked
+// institution's new state: move keeps its waiting counts.
 type changeSet struct {
 	s     *Service
 	now   time.Time
 	meta  Meta
+	inst  *Institution
 	ch    Changes
 	trans []Transition
 }
 
 func (c *changeSet) move(t *Ticket, to TicketStatus, auditKind, notify string, data json.RawMessage) {
 	from := t.Status
+	if from.Waiting() && !to.Waiting() {
+		c.inst.leave(t)
+	}
 	t.Status = to
 	t.UpdatedAt = c.now
 	c.ch.Updated = append(c.ch.Updated, *t)
@@ -283,8 +299,52 @@ func (c *changeSet) move(t *Ticket, to TicketStatus, auditKind, notify string, d
 	}
 }
 
+// call calls a waiting ticket at counter: it becomes serving, the board
+// hears of it (reason: in_order, priority or the staff's words), and the
+// institution and its line show it.
+func (c *changeSet) call(t *Ticket, counter *string, reason string, extra map[string]any) {
+	deadline := c.now.Add(c.s.grace)
+	t.CalledAt, t.Counter, t.Deadline = &c.now, counter, &deadline
+	data := map[string]any{"counter": counter, "service": t.Service, "label": t.Label, "reason": reason}
+	for k, v := range extra {
+		data[k] = v
+	}
+	raw, _ := json.Marshal(data)
+	c.move(t, TicketServing, AuditCalled, NotifyTurnCalled, raw)
+	inst := c.inst
+	inst.NowServing = max(inst.NowServing, t.Number)
+	inst.RecentCalls = append([]Call{{Number: t.Number, Counter: counter, CalledAt: c.now}}, inst.RecentCalls...)
+	if len(inst.RecentCalls) > recentCallsKept {
+		inst.RecentCalls = inst.RecentCalls[:recentCallsKept]
+	}
+	if l := inst.line(t.Service); l != nil && t.Label != "" {
+		label := t.Label
+		l.NowServingLabel, l.CalledDay = &label, LocalDay(inst, c.now)
+	}
+	c.ch.Calls = append(c.ch.Calls, CallRecord{Number: t.Number, Label: t.Label, Service: t.Service,
+		Counter: counter, CalledAt: c.now, Reason: reason})
+}
+
+// leave counts a ticket that stops waiting out of its institution's and
+// its line's waiting counts.
+func (inst *Institution) leave(t *Ticket) {
+	inst.WaitingCount--
+	if l := inst.line(t.Service); l != nil {
+		l.WaitingCount--
+		if t.Priority != nil {
+			l.WaitingPriority--
+		}
+	}
+}
+
+// promoteLine marks notified every waiting ticket of line code within its
+// threshold, as order says who comes first.
+func (c *changeSet) promoteLine(o *Order, code string) {
+	c.promote(o.Front(code, MaxThreshold+1))
+}
+
 // promote marks notified every waiting ticket within its threshold, given
-// the waiting tickets in number order from the front of the queue.
+// the waiting tickets of one line in calling order from its front.
 func (c *changeSet) promote(front []Ticket) {
 	for i := range front {
 		t := &front[i]

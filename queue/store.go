@@ -29,6 +29,9 @@ const (
 	AuditServed       = "ticket.served"
 	AuditExpired      = "ticket.expired"
 	AuditCancelled    = "ticket.cancelled"
+	AuditPriority     = "ticket.priority"
+	AuditServices     = "institution.services"
+	AuditCounters     = "institution.counters"
 	AuditCreated      = "institution.created"
 	AuditUpdated      = "institution.updated"
 	AuditAnnouncement = "announcement"
@@ -52,6 +55,10 @@ type Changes struct {
 	Notifications   []Notification
 	Audit           []AuditEvent
 	IdempotencyKeys []IdempotencyKey
+	// Calls are the tickets this change called, in call order, for the
+	// live board. Their record in the store is the audit trail's
+	// ticket.called and ticket.recalled events, which Audit holds.
+	Calls []CallRecord
 }
 
 func (c *Changes) empty() bool {
@@ -80,6 +87,14 @@ type Store interface {
 	Tickets(ctx context.Context, institutionID int64, statuses []TicketStatus, after int64, limit int) ([]Ticket, error)
 	// WaitingNumbers lists the numbers of all waiting or notified tickets.
 	WaitingNumbers(ctx context.Context, institutionID int64) ([]int64, error)
+	// WaitingPlaces lists every waiting or notified ticket of the
+	// institution with what orders it (line, place, priority), in number
+	// order: the live hub's copy of the queue.
+	WaitingPlaces(ctx context.Context, institutionID int64) ([]Waiter, error)
+	// LaneRank counts the waiting or notified tickets of t's line that come
+	// before t (by place, then number): in t's lane (priority or regular)
+	// when lane is set, else in the whole line.
+	LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error)
 	Notifications(ctx context.Context, ticketID string) ([]Notification, error)
 	Events(ctx context.Context, institutionID, after int64, limit int) ([]AuditEvent, error)
 	// DueExpiries lists institutions with a serving ticket, not checked in,
@@ -90,6 +105,15 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Waiter is a waiting ticket as the calling order sees it.
+type Waiter struct {
+	ID       string    `json:"id"`
+	Number   int64     `json:"number"`
+	Service  string    `json:"service"`
+	Place    time.Time `json:"place"`
+	Priority bool      `json:"priority"`
+}
+
 // Tx reads inside an Update transaction, under the institution's lock.
 type Tx interface {
 	// Institution is the locked institution as it was when Update began.
@@ -98,6 +122,11 @@ type Tx interface {
 	Ticket(ctx context.Context, id string) (Ticket, error)
 	// Waiting returns the first limit waiting or notified tickets by number.
 	Waiting(ctx context.Context, limit int) ([]Ticket, error)
+	// Front returns, for each line of codes (every line when nil), the
+	// first perLane waiting or notified tickets of its regular lane and of
+	// its priority lane, by place and then number: what the calling order
+	// (order.go) needs to call up to perLane tickets and see who comes next.
+	Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error)
 	// Serving returns every serving ticket.
 	Serving(ctx context.Context) ([]Ticket, error)
 	// ActivePhones reports which of phones hold a waiting, notified or

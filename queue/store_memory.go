@@ -22,6 +22,7 @@ type MemoryStore struct {
 	audit     map[int64][]AuditEvent
 	nextAudit int64
 	idem      map[idemKey]IdempotencyKey
+	outbox    Outbox // nil: no deliveries (outbox.go)
 }
 
 type idemKey struct {
@@ -42,6 +43,11 @@ func NewMemoryStore() *MemoryStore {
 func cloneInst(i *Institution) Institution {
 	c := *i
 	c.RecentCalls = slices.Clone(i.RecentCalls)
+	c.Services = slices.Clone(i.Services)
+	c.Counters = slices.Clone(i.Counters)
+	for k := range c.Counters {
+		c.Counters[k].Services = slices.Clone(c.Counters[k].Services)
+	}
 	return c
 }
 
@@ -85,32 +91,45 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	if held, _ := (&memTx{m: m, inst: *inst}).ActivePhones(ctx, phones); len(held) > 0 {
 		return Changes{}, Errorf(CodeDuplicateTicket, "this phone already holds an active ticket here")
 	}
+	// Ids first, so that the outbox sees them; handed back if it fails.
+	notifBase, auditBase := m.nextNotif, m.nextAudit
+	for i := range ch.Notifications {
+		ch.Notifications[i].ID = notifBase + int64(i) + 1
+	}
+	for i := range ch.Audit {
+		ch.Audit[i].ID = auditBase + int64(i) + 1
+		ch.Audit[i].InstitutionID = id
+	}
+	for i := range ch.Inserted {
+		ch.Inserted[i].InstitutionID = id
+	}
+	if m.outbox != nil && !ch.empty() {
+		if err := m.outbox.Enqueue(ctx, &ch); err != nil {
+			return Changes{}, err
+		}
+	}
 	if ch.Institution != nil {
 		c := cloneInst(ch.Institution)
 		m.insts[id] = &c
 	}
 	for _, t := range ch.Inserted {
 		t := t
+		t.Place = placeOf(&t)
 		m.tickets[t.ID] = &t
 		m.byInst[id] = append(m.byInst[id], &t)
 	}
 	for _, t := range ch.Updated {
 		if p, ok := m.tickets[t.ID]; ok {
+			t.Place = placeOf(&t)
 			*p = t
 		}
 	}
-	for i := range ch.Notifications {
-		m.nextNotif++
-		ch.Notifications[i].ID = m.nextNotif
-		n := ch.Notifications[i]
+	for _, n := range ch.Notifications {
 		m.notifs[n.TicketID] = append(m.notifs[n.TicketID], n)
 	}
-	for i := range ch.Audit {
-		m.nextAudit++
-		ch.Audit[i].ID = m.nextAudit
-		ch.Audit[i].InstitutionID = id
-		m.audit[id] = append(m.audit[id], ch.Audit[i])
-	}
+	m.nextNotif += int64(len(ch.Notifications))
+	m.audit[id] = append(m.audit[id], ch.Audit...)
+	m.nextAudit += int64(len(ch.Audit))
 	for _, k := range ch.IdempotencyKeys {
 		m.idem[idemKey{k.InstitutionID, k.Key}] = k
 	}
@@ -324,4 +343,58 @@ func (tx *memTx) IdempotentTickets(ctx context.Context, keys []string, since tim
 		}
 	}
 	return issued, nil
+}
+
+// WaitingPlaces implements Store.
+func (m *MemoryStore) WaitingPlaces(ctx context.Context, institutionID int64) ([]Waiter, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := []Waiter{}
+	for _, t := range m.byInst[institutionID] {
+		if t.Status.Waiting() {
+			out = append(out, Waiter{ID: t.ID, Number: t.Number, Service: t.Service, Place: placeOf(t), Priority: t.Priority != nil})
+		}
+	}
+	return out, nil
+}
+
+// LaneRank implements Store.
+func (m *MemoryStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var n int64
+	place := placeOf(&t)
+	for _, x := range m.byInst[t.InstitutionID] {
+		if x.Status.Waiting() && x.Service == t.Service && (!lane || (x.Priority != nil) == (t.Priority != nil)) &&
+			Before(placeOf(x), x.Number, place, t.Number) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (tx *memTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error) {
+	type laneKey struct {
+		code string
+		pri  bool
+	}
+	lanes := map[laneKey][]Ticket{}
+	for _, t := range tx.m.byInst[tx.inst.ID] {
+		if !t.Status.Waiting() || (codes != nil && !slices.Contains(codes, t.Service)) {
+			continue
+		}
+		k := laneKey{t.Service, t.Priority != nil}
+		lanes[k] = append(lanes[k], *t)
+	}
+	var out []Ticket
+	for _, lane := range lanes {
+		slices.SortFunc(lane, func(a, b Ticket) int {
+			if Before(placeOf(&a), a.Number, placeOf(&b), b.Number) {
+				return -1
+			}
+			return 1
+		})
+		out = append(out, lane[:min(perLane, len(lane))]...)
+	}
+	return out, nil
 }

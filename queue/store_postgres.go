@@ -22,7 +22,8 @@ import (
 // institution's row lock serialising every change to one queue, however many
 // server instances share the database. The schema is in ../migrations.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	outbox Outbox // nil: no deliveries (outbox.go)
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -59,10 +60,12 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 }
 
 const instColumns = `id, name, kind, address, status, capacity, now_serving, last_issued,
-	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at`
+	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at,
+	services, counters, priority_run`
 
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
-	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at`
+	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
+	service, label, priority, place, source`
 
 // lockInstitutionSQL takes the institution's row lock: every change of an
 // institution's queue (numbers above all) happens under it, one at a time.
@@ -87,6 +90,11 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 		if err := applyChanges(ctx, tx, id, &ch); err != nil {
 			return translate(err, what+": apply changes")
 		}
+		if s.outbox != nil && !ch.empty() {
+			if err := s.outbox.EnqueueTx(ctx, tx, &ch); err != nil {
+				return translate(err, what+": enqueue deliveries")
+			}
+		}
 		out = ch
 		return nil
 	})
@@ -98,28 +106,34 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 
 const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, address = $4, status = $5,
 	capacity = $6, now_serving = $7, last_issued = $8, waiting_count = $9, recent_calls = $10,
-	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14
+	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14,
+	services = $15, counters = $16, priority_run = $17
 	WHERE id = $1`
 
 // Tickets are written with unnest: one statement per kind of change,
 // however many tickets a batch of joins or an advance touches.
 const insertTicketsSQL = `INSERT INTO tickets (` + ticketColumns + `)
 	SELECT t.id, $1, t.number, t.status, t.phone, t.near_turn_threshold, t.counter,
-		t.issued_at, t.called_at, t.checked_in_at, t.completed_at, t.deadline_at, t.updated_at
+		t.issued_at, t.called_at, t.checked_in_at, t.completed_at, t.deadline_at, t.updated_at,
+		t.service, t.label, t.priority, t.place, t.source
 	FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::integer[], $7::text[],
 		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-		$12::timestamptz[], $13::timestamptz[])
+		$12::timestamptz[], $13::timestamptz[],
+		$14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[])
 		AS t(id, number, status, phone, near_turn_threshold, counter,
-			issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at)`
+			issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
+			service, label, priority, place, source)`
 
 const updateTicketsSQL = `UPDATE tickets AS t SET status = u.status, phone = u.phone,
 		near_turn_threshold = u.near_turn_threshold, counter = u.counter, called_at = u.called_at,
 		checked_in_at = u.checked_in_at, completed_at = u.completed_at, deadline_at = u.deadline_at,
-		updated_at = u.updated_at
+		updated_at = u.updated_at, service = u.service, label = u.label, priority = u.priority, place = u.place
 	FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::text[],
-		$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
+		$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+		$12::text[], $13::text[], $14::text[], $15::timestamptz[])
 		AS u(id, status, phone, near_turn_threshold, counter,
-			called_at, checked_in_at, completed_at, deadline_at, updated_at)
+			called_at, checked_in_at, completed_at, deadline_at, updated_at,
+			service, label, priority, place)
 	WHERE t.id = u.id AND t.institution_id = $1`
 
 // Rows are inserted in ORDER BY ord, so the ids the sequence hands out rise
@@ -159,9 +173,11 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		if calls == nil {
 			calls = []Call{}
 		}
+		lines, counters := lineColumns(inst)
 		b.Queue(updateInstitutionSQL, id, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls,
-			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt)
+			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt,
+			lines, counters, inst.PriorityRun)
 	}
 	if len(ch.Inserted) > 0 {
 		for i := range ch.Inserted {
@@ -169,7 +185,8 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		}
 		c := ticketColumnsOf(ch.Inserted)
 		b.Queue(insertTicketsSQL, id, c.ids, c.numbers, c.statuses, c.phones, c.thresholds, c.counters,
-			c.issued, c.called, c.checkedIn, c.completed, c.deadlines, c.updated)
+			c.issued, c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
+			c.services, c.labels, c.priorities, c.places, c.sources)
 	}
 	if len(ch.Updated) > 0 {
 		// UPDATE ... FROM applies one row per ticket: keep the last state of
@@ -186,7 +203,8 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		}
 		c := ticketColumnsOf(list)
 		b.Queue(updateTicketsSQL, id, c.ids, c.statuses, c.phones, c.thresholds, c.counters,
-			c.called, c.checkedIn, c.completed, c.deadlines, c.updated).Exec(func(ct pgconn.CommandTag) error {
+			c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
+			c.services, c.labels, c.priorities, c.places).Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(list)) {
 				return Errorf(CodeInternal, "%d of %d updated tickets are not tickets of institution %d", int64(len(list))-n, len(list), id)
 			}
@@ -262,6 +280,9 @@ func fillIDs(rows pgx.Rows, n int, set func(i int, id int64)) error {
 // ticketArrays are tickets turned into one array per column, for unnest.
 type ticketArrays struct {
 	ids, statuses                           []string
+	services, labels, sources               []string
+	priorities                              []*string
+	places                                  []time.Time
 	numbers                                 []int64
 	phones, counters                        []*string
 	thresholds                              []int32
@@ -277,20 +298,33 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 		issued: make([]time.Time, n), updated: make([]time.Time, n),
 		called: make([]*time.Time, n), checkedIn: make([]*time.Time, n),
 		completed: make([]*time.Time, n), deadlines: make([]*time.Time, n),
+		services: make([]string, n), labels: make([]string, n), sources: make([]string, n),
+		priorities: make([]*string, n), places: make([]time.Time, n),
 	}
 	for i, t := range ts {
 		c.ids[i], c.statuses[i], c.numbers[i] = t.ID, string(t.Status), t.Number
 		c.phones[i], c.counters[i], c.thresholds[i] = t.Phone, t.Counter, int32(t.NearTurnThreshold)
 		c.issued[i], c.updated[i] = t.IssuedAt, t.UpdatedAt
 		c.called[i], c.checkedIn[i], c.completed[i], c.deadlines[i] = t.CalledAt, t.CheckedInAt, t.CompletedAt, t.Deadline
+		c.services[i], c.labels[i], c.sources[i], c.places[i] = t.Service, t.Label, t.Source, placeOf(&t)
+		if c.services[i] == "" {
+			c.services[i] = DefaultLineCode
+		}
+		if c.sources[i] == "" {
+			c.sources[i] = SourcePhone
+		}
+		if t.Priority != nil {
+			p := string(*t.Priority)
+			c.priorities[i] = &p
+		}
 	}
 	return c
 }
 
 const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, status, capacity,
 		now_serving, last_issued, waiting_count, recent_calls, call_interval_ns, last_call_at,
-		version, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		version, created_at, updated_at, services, counters, priority_run)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	RETURNING id`
 
 // CreateInstitution implements Store.
@@ -301,9 +335,10 @@ func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution,
 		if calls == nil {
 			calls = []Call{}
 		}
+		lines, counters := lineColumns(&inst)
 		err := tx.QueryRow(ctx, insertInstitutionSQL, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls, int64(inst.CallInterval),
-			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt).Scan(&inst.ID)
+			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun).Scan(&inst.ID)
 		if err != nil {
 			return translate(err, what)
 		}
@@ -475,6 +510,52 @@ func (s *PostgresStore) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Ti
 	return nil
 }
 
+// WaitingPlaces implements Store.
+func (s *PostgresStore) WaitingPlaces(ctx context.Context, institutionID int64) ([]Waiter, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, number, service, place, priority IS NOT NULL FROM tickets
+		WHERE institution_id = $1 AND status IN ('waiting', 'notified') ORDER BY number`, institutionID)
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Waiter, error) {
+		var w Waiter
+		err := row.Scan(&w.ID, &w.Number, &w.Service, &w.Place, &w.Priority)
+		w.Place = w.Place.UTC()
+		return w, err
+	})
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("list waiting tickets of institution %d", institutionID))
+	}
+	return list, nil
+}
+
+// laneRankSQL counts, in tickets_queue_idx, the tickets ahead of one in its
+// lane ($3 set) or its line ($3 null).
+const laneRankSQL = `SELECT count(*) FROM tickets
+	WHERE institution_id = $1 AND status IN ('waiting', 'notified') AND service = $2
+		AND ($3::boolean IS NULL OR (priority IS NOT NULL) = $3)
+		AND (place, number) < ($4, $5)`
+
+// LaneRank implements Store.
+func (s *PostgresStore) LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error) {
+	var pri *bool
+	if lane {
+		p := t.Priority != nil
+		pri = &p
+	}
+	var n int64
+	if err := s.pool.QueryRow(ctx, laneRankSQL, t.InstitutionID, t.Service, pri, placeOf(&t), t.Number).Scan(&n); err != nil {
+		return 0, translate(err, fmt.Sprintf("rank ticket %d of institution %d", t.Number, t.InstitutionID))
+	}
+	return n, nil
+}
+
+// lineColumns are the JSON columns of an institution's lines and counters.
+func lineColumns(inst *Institution) ([]LineRecord, []Counter) {
+	counters := inst.Counters
+	if counters == nil {
+		counters = []Counter{}
+	}
+	return LineRecords(inst.Services), counters
+}
+
 // Ping implements Store.
 func (s *PostgresStore) Ping(ctx context.Context) error {
 	return translate(s.pool.Ping(ctx), "ping")
@@ -503,6 +584,25 @@ func (t *pgTx) Serving(ctx context.Context) ([]Ticket, error) {
 	rows, _ := t.tx.Query(ctx, `SELECT `+ticketColumns+` FROM tickets
 		WHERE institution_id = $1 AND status = 'serving' ORDER BY number`, t.inst.ID)
 	return collectTickets(rows, fmt.Sprintf("list serving tickets of institution %d", t.inst.ID))
+}
+
+// frontSQL reads the front of each lane of the lines $2 in
+// tickets_queue_idx: one index scan per lane, LIMIT $3 each.
+const frontSQL = `SELECT f.* FROM unnest($2::text[]) AS s(code)
+	CROSS JOIN (VALUES (false), (true)) AS k(pri),
+	LATERAL (SELECT ` + ticketColumns + ` FROM tickets
+		WHERE institution_id = $1 AND status IN ('waiting', 'notified')
+			AND service = s.code AND (priority IS NOT NULL) = k.pri
+		ORDER BY place, number LIMIT $3) AS f`
+
+func (t *pgTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket, error) {
+	if codes == nil {
+		for _, l := range t.inst.Services {
+			codes = append(codes, l.Code)
+		}
+	}
+	rows, _ := t.tx.Query(ctx, frontSQL, t.inst.ID, codes, max(perLane, 0))
+	return collectTickets(rows, fmt.Sprintf("read the front of the queue of institution %d", t.inst.ID))
 }
 
 // activePhonesSQL probes tickets_active_phone_key once per phone, whatever
@@ -555,11 +655,20 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 	var inst Institution
 	var kind, status string
 	var intervalNS int64
+	var lines []LineRecord
 	err := row.Scan(&inst.ID, &inst.Name, &kind, &inst.Address, &status, &inst.Capacity, &inst.NowServing,
 		&inst.LastIssued, &inst.WaitingCount, &inst.RecentCalls, &intervalNS, &inst.LastCallAt, &inst.Version,
-		&inst.CreatedAt, &inst.UpdatedAt)
+		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun)
 	if err != nil {
 		return Institution{}, err
+	}
+	// Empty lists read back as nil, as they went in; the service fills in
+	// the default line of an institution stored without any.
+	if len(lines) > 0 {
+		inst.Services = LinesOf(lines)
+	}
+	if len(inst.Counters) == 0 {
+		inst.Counters = nil
 	}
 	inst.Kind, inst.Status, inst.CallInterval = Kind(kind), Status(status), time.Duration(intervalNS)
 	inst.CreatedAt, inst.UpdatedAt, inst.LastCallAt = inst.CreatedAt.UTC(), inst.UpdatedAt.UTC(), utc(inst.LastCallAt)
@@ -572,12 +681,19 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 func scanTicket(row pgx.CollectableRow) (Ticket, error) {
 	var t Ticket
 	var status string
+	var priority *string
 	err := row.Scan(&t.ID, &t.InstitutionID, &t.Number, &status, &t.Phone, &t.NearTurnThreshold, &t.Counter,
-		&t.IssuedAt, &t.CalledAt, &t.CheckedInAt, &t.CompletedAt, &t.Deadline, &t.UpdatedAt)
+		&t.IssuedAt, &t.CalledAt, &t.CheckedInAt, &t.CompletedAt, &t.Deadline, &t.UpdatedAt,
+		&t.Service, &t.Label, &priority, &t.Place, &t.Source)
 	if err != nil {
 		return Ticket{}, err
 	}
 	t.Status = TicketStatus(status)
+	t.Place = t.Place.UTC()
+	if priority != nil {
+		p := Priority(*priority)
+		t.Priority = &p
+	}
 	t.IssuedAt, t.UpdatedAt = t.IssuedAt.UTC(), t.UpdatedAt.UTC()
 	t.CalledAt, t.CheckedInAt, t.CompletedAt, t.Deadline = utc(t.CalledAt), utc(t.CheckedInAt), utc(t.CompletedAt), utc(t.Deadline)
 	return t, nil

@@ -22,7 +22,8 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 		_, err := s.update(ctx, id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
 			res = AdvanceResult{}
 			inst := tx.Institution()
-			c := &changeSet{s: s, now: s.clock(), meta: Meta{Actor: ActorSystem}}
+			inst.ensureLines()
+			c := &changeSet{s: s, now: s.clock(), meta: Meta{Actor: ActorSystem}, inst: &inst}
 			if err := s.settleServing(ctx, tx, c, false, &res); err != nil {
 				return Changes{}, nil, err
 			}

@@ -68,7 +68,11 @@ func (s *Service) SyncCalls(ctx context.Context, id int64, q OutsideQueue, meta 
 			return Changes{}, nil, Errorf(CodeInvalid, "the outside queue is more than %d numbers ahead of institution %d (now serving %d, last issued %d); refusing to follow it",
 				MaxSyncStep, id, q.NowServing, q.LastIssued)
 		}
-		c := &changeSet{s: s, now: s.clock(), meta: meta}
+		inst.ensureLines()
+		c := &changeSet{s: s, now: s.clock(), meta: meta, inst: &inst}
+		line := inst.defaultLine()
+		day := LocalDay(&inst, c.now)
+		place := maxTime(c.now, inst.UpdatedAt)
 		// Waiting tickets are numbered above now_serving (every call goes
 		// in number order), so these are all those the outside has called,
 		// and then the next few, whose people-ahead this changes.
@@ -83,7 +87,9 @@ func (s *Service) SyncCalls(ctx context.Context, id int64, q OutsideQueue, meta 
 		// Walk-ins come after every ticket QueueLess has issued.
 		for n := inst.LastIssued + 1; n <= q.LastIssued; n++ {
 			t := Ticket{ID: uuid.NewString(), InstitutionID: id, Number: n, Status: TicketWaiting,
-				NearTurnThreshold: DefaultThreshold, IssuedAt: c.now, UpdatedAt: c.now}
+				NearTurnThreshold: DefaultThreshold, IssuedAt: c.now, UpdatedAt: c.now,
+				Service: line.Code, Label: line.nextLabel(day), Source: SourceSync, Place: place}
+			line.WaitingCount++
 			c.ch.Audit = append(c.ch.Audit, s.audit(c.now, AuditJoined, &t, meta, json.RawMessage(`{"source":"outside"}`)))
 			c.trans = append(c.trans, Transition{Ticket: t})
 			c.ch.Inserted = append(c.ch.Inserted, t)
@@ -108,19 +114,10 @@ func (s *Service) SyncCalls(ctx context.Context, id int64, q OutsideQueue, meta 
 		}
 		for i := range front[:due] {
 			t := &front[i]
-			counter := counters[t.Number]
-			deadline := c.now.Add(s.grace)
-			t.CalledAt, t.Counter, t.Deadline = &c.now, counter, &deadline
-			data, _ := json.Marshal(map[string]any{"counter": counter, "source": "outside"})
-			c.move(t, TicketServing, AuditCalled, NotifyTurnCalled, data)
+			c.call(t, counters[t.Number], ReasonInOrder, map[string]any{"source": "outside"})
 			res.Called = append(res.Called, *t)
-			inst.RecentCalls = append([]Call{{Number: t.Number, Counter: counter, CalledAt: c.now}}, inst.RecentCalls...)
 		}
 		if due > 0 {
-			inst.WaitingCount -= int64(due)
-			if len(inst.RecentCalls) > recentCallsKept {
-				inst.RecentCalls = inst.RecentCalls[:recentCallsKept]
-			}
 			inst.observeCalls(due, c.now)
 		}
 		// The outside called q.NowServing even when QueueLess's ticket of

@@ -55,16 +55,26 @@ type Ticket struct {
 	NearTurnThreshold    int          `json:"near_turn_threshold"`
 	Counter              *string      `json:"counter"`
 	EstimatedWaitSeconds *int64       `json:"estimated_wait_seconds"`
-	IssuedAt             time.Time    `json:"issued_at"`
-	CalledAt             *time.Time   `json:"called_at"`
-	CheckedInAt          *time.Time   `json:"checked_in_at"`
-	CompletedAt          *time.Time   `json:"completed_at"`
-	UpdatedAt            time.Time    `json:"updated_at"`
+	// Service is the code of the ticket's line; Label its daily number
+	// there ("A-023"). Position is people_ahead + 1 while it waits.
+	Service     string     `json:"service"`
+	Label       string     `json:"label"`
+	Priority    *Priority  `json:"priority"`
+	Position    *int64     `json:"position"`
+	Source      string     `json:"source"`
+	IssuedAt    time.Time  `json:"issued_at"`
+	CalledAt    *time.Time `json:"called_at"`
+	CheckedInAt *time.Time `json:"checked_in_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 
 	// Phone is never shown on public endpoints (see StaffTicket).
 	Phone *string `json:"-"`
 	// Deadline is when a serving ticket that has not checked in expires.
 	Deadline *time.Time `json:"-"`
+	// Place orders the tickets of a lane (see order.go): the issue time
+	// unless a rule gives another. Live events carry it beside the ticket.
+	Place time.Time `json:"-"`
 }
 
 // StaffTicket is a ticket as staff see it, phone included.
@@ -91,6 +101,15 @@ const (
 	NotifyCancelled  = "cancelled"
 )
 
+// placeOf is t's place, its issue time when no rule gave it another (a
+// ticket written by an older version, or by a store test).
+func placeOf(t *Ticket) time.Time {
+	if t.Place.IsZero() {
+		return t.IssuedAt
+	}
+	return t.Place
+}
+
 var phonePattern = regexp.MustCompile(`^0\d{10}$`)
 
 // ValidPhone reports whether s is a phone number the contract accepts.
@@ -115,8 +134,11 @@ func (t *Ticket) decorate(inst *Institution, ahead int64) {
 	t.NowServing = inst.NowServing
 	t.PeopleAhead = 0
 	t.EstimatedWaitSeconds = nil
+	t.Position = nil
 	if t.Status.Waiting() {
 		t.PeopleAhead = ahead
+		pos := ahead + 1
+		t.Position = &pos
 		t.EstimatedWaitSeconds = estimateWait(inst.CallInterval, ahead)
 	} else if t.Status == TicketServing {
 		zero := int64(0)

@@ -1,6 +1,10 @@
 package queue
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"strings"
+)
 
 // ticketOp runs fn on a ticket under its institution's lock.
 func (s *Service) ticketOp(ctx context.Context, id string, meta Meta, fn func(ctx context.Context, c *changeSet, tx Tx, inst *Institution, t *Ticket) error) (Ticket, error) {
@@ -12,11 +16,12 @@ func (s *Service) ticketOp(ctx context.Context, id string, meta Meta, fn func(ct
 	var outInst Institution
 	_, err = s.update(ctx, t.InstitutionID, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
 		inst := tx.Institution()
+		inst.ensureLines()
 		t, err := tx.Ticket(ctx, id)
 		if err != nil {
 			return Changes{}, nil, err
 		}
-		c := &changeSet{s: s, now: s.clock(), meta: meta}
+		c := &changeSet{s: s, now: s.clock(), meta: meta, inst: &inst}
 		if err := fn(ctx, c, tx, &inst, &t); err != nil {
 			return Changes{}, nil, err
 		}
@@ -68,25 +73,20 @@ func (s *Service) Cancel(ctx context.Context, id string, meta Meta) (Ticket, err
 			return Errorf(CodeInvalidState, "ticket %d is already %s", t.Number, t.Status)
 		}
 		wasWaiting := t.Status.Waiting()
-		var front []Ticket
+		var o *Order
 		if wasWaiting {
-			var err error
-			if front, err = tx.Waiting(ctx, MaxThreshold+2); err != nil {
+			front, err := tx.Front(ctx, []string{t.Service}, MaxThreshold+2)
+			if err != nil {
 				return err
 			}
+			o = NewOrder(inst, front)
 		}
 		t.CompletedAt = &c.now
 		t.Deadline = nil
 		c.move(t, TicketCancelled, AuditCancelled, NotifyCancelled, nil)
 		if wasWaiting {
-			inst.WaitingCount--
-			rest := front[:0:0]
-			for _, f := range front {
-				if f.ID != t.ID {
-					rest = append(rest, f)
-				}
-			}
-			c.promote(rest)
+			o.Remove(t)
+			c.promoteLine(o, t.Service)
 		}
 		return nil
 	})
@@ -108,8 +108,106 @@ func (s *Service) Recall(ctx context.Context, id string, allowed func(institutio
 		t.Deadline = &deadline
 		t.UpdatedAt = c.now
 		c.ch.Updated = append(c.ch.Updated, *t)
-		c.ch.Audit = append(c.ch.Audit, s.audit(c.now, AuditRecalled, t, c.meta, nil))
+		data, _ := json.Marshal(map[string]any{"counter": t.Counter, "service": t.Service, "label": t.Label, "reason": ReasonRecall})
+		c.ch.Audit = append(c.ch.Audit, s.audit(c.now, AuditRecalled, t, c.meta, data))
 		c.ch.Notifications = append(c.ch.Notifications, notification(c.now, t, NotifyTurnCalled))
+		c.ch.Calls = append(c.ch.Calls, CallRecord{Number: t.Number, Label: t.Label, Service: t.Service,
+			Counter: t.Counter, CalledAt: c.now, Reason: ReasonRecall})
+		return nil
+	})
+}
+
+// CallRequest asks to call one particular waiting ticket, out of the
+// calling order, at Counter, for Reason (shown in the fairness log).
+type CallRequest struct {
+	Counter *string
+	Reason  string
+}
+
+// Validate checks a particular call.
+func (r *CallRequest) Validate() error {
+	if r.Counter != nil {
+		if err := (&AdvanceRequest{Count: 1, Counter: r.Counter}).Validate(); err != nil {
+			return err
+		}
+	}
+	r.Reason = strings.TrimSpace(r.Reason)
+	return checkText("reason", r.Reason, 1, 80)
+}
+
+// CallTicket calls one particular waiting or notified ticket. It leaves
+// the priority streak of its line as it was: a particular call is outside
+// the calling order.
+func (s *Service) CallTicket(ctx context.Context, id string, req CallRequest, allowed func(institutionID int64) error, meta Meta) (Ticket, error) {
+	if err := req.Validate(); err != nil {
+		return Ticket{}, err
+	}
+	return s.ticketOp(ctx, id, meta, func(ctx context.Context, c *changeSet, tx Tx, inst *Institution, t *Ticket) error {
+		if allowed != nil {
+			if err := allowed(t.InstitutionID); err != nil {
+				return err
+			}
+		}
+		if !t.Status.Waiting() {
+			return Errorf(CodeInvalidState, "ticket %s is %s; only a waiting or notified ticket can be called", t.Label, t.Status)
+		}
+		front, err := tx.Front(ctx, []string{t.Service}, MaxThreshold+2)
+		if err != nil {
+			return err
+		}
+		o := NewOrder(inst, front)
+		o.Remove(t)
+		c.call(t, req.Counter, req.Reason, map[string]any{"particular": true})
+		inst.observeCalls(1, c.now)
+		c.promoteLine(o, t.Service)
+		return nil
+	})
+}
+
+// SetPriority sets (or, with nil, clears) a waiting ticket's priority; the
+// audit trail records it. Setting what is already set changes nothing.
+func (s *Service) SetPriority(ctx context.Context, id string, p *Priority, allowed func(institutionID int64) error, meta Meta) (Ticket, error) {
+	if p != nil {
+		if _, err := ParsePriority(string(*p)); err != nil {
+			return Ticket{}, err
+		}
+	}
+	return s.ticketOp(ctx, id, meta, func(ctx context.Context, c *changeSet, tx Tx, inst *Institution, t *Ticket) error {
+		if allowed != nil {
+			if err := allowed(t.InstitutionID); err != nil {
+				return err
+			}
+		}
+		if equalPtr(p, t.Priority) {
+			return nil
+		}
+		if p != nil && inst.PriorityRun == 0 {
+			return Errorf(CodeInvalid, "priority: %s has no priority lane (priority_run is 0)", inst.Name)
+		}
+		if !t.Status.Waiting() {
+			return Errorf(CodeInvalidState, "ticket %s is %s; only a waiting or notified ticket's priority can change", t.Label, t.Status)
+		}
+		front, err := tx.Front(ctx, []string{t.Service}, MaxThreshold+2)
+		if err != nil {
+			return err
+		}
+		o := NewOrder(inst, front)
+		o.Remove(t)
+		if l := inst.line(t.Service); l != nil {
+			switch {
+			case t.Priority == nil:
+				l.WaitingPriority++
+			case p == nil:
+				l.WaitingPriority--
+			}
+		}
+		data, _ := json.Marshal(map[string]any{"from": t.Priority, "to": p})
+		t.Priority = p
+		t.UpdatedAt = c.now
+		o.Add(*t)
+		c.ch.Updated = append(c.ch.Updated, *t)
+		c.ch.Audit = append(c.ch.Audit, s.audit(c.now, AuditPriority, t, c.meta, data))
+		c.promoteLine(o, t.Service)
 		return nil
 	})
 }

@@ -80,6 +80,11 @@ ensure_tools() {
 	if ! have redis-cli; then
 		pkgs+=(redis-tools)
 	fi
+	# The chaos suite (chaos/) puts Debian's nginx in front of three
+	# instances, with deploy/nginx.conf.
+	if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
+		pkgs+=(nginx)
+	fi
 	# The browser tests (web/browser_test.go) drive Debian's Chromium with
 	# playwright-core, which they npm ci into web/e2e when it is missing.
 	if ! have chromium; then
@@ -87,6 +92,11 @@ ensure_tools() {
 	fi
 	if ! have node || ! have npm; then
 		pkgs+=(nodejs npm)
+	fi
+	# deploy/deploy_test.go checks the Prometheus rules with promtool, which
+	# Debian ships in its prometheus package.
+	if ! have promtool; then
+		pkgs+=(prometheus)
 	fi
 	if [ ${#pkgs[@]} -gt 0 ]; then
 		if is_root; then
@@ -106,6 +116,11 @@ ensure_tools() {
 		note "redis-server: $(command -v redis-server)"
 	else
 		note "no redis-server: tests of a private Redis will skip (and fail in CI)"
+	fi
+	if have promtool; then
+		note "promtool: $(command -v promtool)"
+	else
+		note "no promtool: the rule checks of deploy/ will skip (and fail in CI)"
 	fi
 	if have chromium; then
 		note "chromium: $(command -v chromium)"

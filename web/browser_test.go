@@ -33,9 +33,10 @@ var updateScreenshots = flag.Bool("screenshots", false, "also write the README s
 
 const browserAdminToken = "browser-test-admin-token-0123456789"
 
-// browserTestTimeout bounds the node run: the tests take ~20 s; a hung
-// browser must not hold the whole suite until go test's -timeout.
-const browserTestTimeout = 4 * time.Minute
+// browserTestTimeout bounds the node run: the tests take about two minutes
+// (more on a loaded machine); a hung browser must not hold the whole suite
+// until go test's -timeout.
+const browserTestTimeout = 8 * time.Minute
 
 func TestBrowser(t *testing.T) {
 	chromium := findChromium(t)
@@ -55,7 +56,7 @@ func TestBrowser(t *testing.T) {
 		"REDIS_PREFIX=" + redisPrefix,
 		"ADMIN_TOKEN=" + browserAdminToken,
 		"LOG_FORMAT=json",
-		"LOG_LEVEL=warn",
+		"LOG_LEVEL=info", // the "serving" line tells the address
 		"SHUTDOWN_TIMEOUT=5s",
 		// Every request comes from 127.0.0.1: no join throttling.
 		"JOIN_RATE=off",
@@ -64,8 +65,8 @@ func TestBrowser(t *testing.T) {
 	}
 	logDir := t.TempDir()
 	servers := map[string]*serverProcess{
-		"main":  {t: t, bin: bin, env: env, port: testenv.FreePort(t), logPath: filepath.Join(logDir, "main.log")},
-		"other": {t: t, bin: bin, env: env, port: testenv.FreePort(t), logPath: filepath.Join(logDir, "other.log")},
+		"main":  {t: t, bin: bin, env: env, logPath: filepath.Join(logDir, "main.log")},
+		"other": {t: t, bin: bin, env: env, logPath: filepath.Join(logDir, "other.log")},
 	}
 	for _, s := range servers {
 		t.Cleanup(s.stop)
@@ -271,18 +272,21 @@ func runNode(t *testing.T, node, dir string, env []string, args ...string) {
 	}
 }
 
-// serverProcess is one queueless server on a fixed port, so that it comes
-// back where the pages expect it.
+// serverProcess is one queueless server. Its first run binds
+// 127.0.0.1:0 and the port it got is read back from its own log; later
+// runs bind that port again, so that it comes back where the pages expect
+// it, and are believed only once their own log says they serve there.
 type serverProcess struct {
 	t       *testing.T
 	bin     string
 	env     []string
-	port    int
+	port    int // 0 until the first run has bound one
 	logPath string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan error
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has been waited for
+	waitErr error         // cmd.Wait's error, once exited is closed
 }
 
 func (s *serverProcess) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.port) }
@@ -297,6 +301,12 @@ func (s *serverProcess) start() error {
 	if err != nil {
 		return err
 	}
+	st, err := logf.Stat()
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	offset := st.Size() // this run's log starts here
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Env = append(append([]string{}, s.env...), "ADDR=127.0.0.1:"+strconv.Itoa(s.port), "PATH="+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -304,14 +314,44 @@ func (s *serverProcess) start() error {
 		logf.Close()
 		return fmt.Errorf("start server: %w", err)
 	}
-	done := make(chan error, 1)
+	exited := make(chan struct{})
 	go func() {
-		done <- cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		s.waitErr = err // read only after exited is closed
+		close(exited)
 	}()
-	s.cmd, s.done = cmd, done
+	s.cmd, s.exited = cmd, exited
+	hasExited := func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+			return false
+		}
+	}
+	fail := func(format string, args ...any) error {
+		if hasExited() {
+			s.cmd = nil
+			return fmt.Errorf("server exited at start (%v): %s\n%s", s.waitErr, fmt.Sprintf(format, args...), tail(s.logPath, 2000))
+		}
+		return fmt.Errorf(format+"\n%s", append(args, tail(s.logPath, 2000))...)
+	}
 	deadline := time.Now().Add(60 * time.Second)
+	addr, err := testenv.ServingAddr(s.logPath, offset, hasExited, time.Until(deadline))
+	if err != nil {
+		return fail("server: %v", err)
+	}
+	_, portText, _ := strings.Cut(addr, ":")
+	port, err := strconv.Atoi(portText)
+	if err != nil || s.port != 0 && port != s.port {
+		return fail("server serves on %q, want port %d", addr, s.port)
+	}
+	s.port = port
 	for {
+		if hasExited() {
+			return fail("server on port %d exited before answering /healthz", s.port)
+		}
 		resp, err := http.Get(s.url() + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -319,15 +359,10 @@ func (s *serverProcess) start() error {
 				return nil
 			}
 		}
-		select {
-		case err := <-done:
-			s.cmd = nil
-			return fmt.Errorf("server on port %d exited at start: %v\n%s", s.port, err, tail(s.logPath, 2000))
-		case <-time.After(100 * time.Millisecond):
-		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("server on port %d did not answer /healthz within 60s\n%s", s.port, tail(s.logPath, 2000))
+			return fail("server on port %d did not answer /healthz within 60s", s.port)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -341,11 +376,11 @@ func (s *serverProcess) stop() {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(15 * time.Second):
 		s.t.Errorf("server on port %d ignored SIGTERM for 15s; killing it", s.port)
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 	s.cmd = nil
 }

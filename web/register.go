@@ -14,6 +14,7 @@ import (
 //	GET /staff            staff console
 //	GET /board/{id}       hall display board
 //	GET /static/{version}/{file}
+//	GET /sw.js            the service worker (web push), at the root for its scope
 //
 // A trailing slash is redirected away, relatively: the pages resolve every
 // URL relative to themselves.
@@ -38,6 +39,14 @@ func Register(e *echo.Echo) error {
 	e.Match(get, "/board/:id/", func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, "../"+c.Param("id"))
 	})
+	for route := range workers {
+		e.Match(get, route, func(c echo.Context) error {
+			if !h.ServeWorker(c.Response(), c.Request(), route) {
+				return echo.ErrNotFound
+			}
+			return nil
+		})
+	}
 	e.Match(get, "/static/*", func(c echo.Context) error {
 		if !h.ServeStatic(c.Response(), c.Request(), c.Param("*")) {
 			return echo.ErrNotFound

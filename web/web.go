@@ -69,6 +69,13 @@ var pageRoutes = map[string]string{
 	"/board/:id": "board",
 }
 
+// workers maps each service worker's route to its file under static/. A
+// worker is served at the site's root, not under static/<version>/, because
+// its URL sets its scope: at the root it covers every page, and it stays the
+// same from build to build, so that a deploy does not strand the push
+// subscriptions made through the previous build's worker.
+var workers = map[string]string{"/sw.js": "sw.js"}
+
 // New loads the embedded files. It fails only on a broken build.
 func New() (*Handler, error) {
 	h := &Handler{pages: map[string]*asset{}, static: map[string]*asset{}}
@@ -160,6 +167,18 @@ func (h *Handler) ServeStatic(w http.ResponseWriter, r *http.Request, p string) 
 		cache = cacheRevalidate
 	}
 	h.serve(w, r, a, cache)
+	return true
+}
+
+// ServeWorker writes the service worker at route (see workers), revalidated
+// on every load like a page; false, with nothing written, when there is
+// none.
+func (h *Handler) ServeWorker(w http.ResponseWriter, r *http.Request, route string) bool {
+	a := h.static[workers[route]]
+	if a == nil {
+		return false
+	}
+	h.serve(w, r, a, cacheRevalidate)
 	return true
 }
 

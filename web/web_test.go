@@ -233,6 +233,25 @@ func TestReferencedAssetsExist(t *testing.T) {
 			queue = append(queue, path.Join(path.Dir(p), m[1]))
 		}
 	}
+	// A service worker is registered from a script, not named by a tag: it
+	// is served at the root (its URL sets its scope), revalidated like a
+	// page, and some script registers it there.
+	for route, name := range map[string]string{"/sw.js": "sw.js"} {
+		r := get(t, srv, route, nil)
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != typeOfExt[".js"] || r.header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("GET %s: %d %q %q, want 200, JavaScript, no-cache", route, r.status, r.header.Get("Content-Type"), r.header.Get("Cache-Control"))
+		}
+		registered := false
+		for p := range seen {
+			if path.Ext(p) == ".js" && regexp.MustCompile(`serviceWorker\.register\(\s*pageURL\('`+regexp.QuoteMeta(strings.TrimPrefix(route, "/"))+`'\)`).MatchString(get(t, srv, p, nil).body) {
+				registered = true
+			}
+		}
+		if !registered {
+			t.Errorf("no page's script registers the service worker %s", route)
+		}
+		seen["/static/"+h.Version()+"/"+name] = true
+	}
 	// Every embedded asset is used by some page, and none is missed above.
 	for _, name := range h.StaticFiles() {
 		if !seen["/static/"+h.Version()+"/"+name] {

@@ -5,6 +5,7 @@
 //	loadgen fanout [flags]   live subscribers of one institution while staff call
 //	loadgen mixed  [flags]   a day at several offices: browse, join, poll, follow live, check in, cancel
 //	loadgen bench  [flags]   the benchmarks; writes their sections of docs/BENCHMARKS.md
+//	loadgen officeday [flags] replay simulated office days against the wait estimators (docs/ESTIMATES.md)
 //	loadgen minimal [-addr]  the reference server of the fan-out and hot join benchmarks
 //	loadgen serve  [-pprof]  the QueueLess server (as cmd/queueless serve), with a pprof listener
 //	loadgen worker           one shard of a run (started by loadgen itself)
@@ -48,7 +49,7 @@ func main() {
 	}
 }
 
-const usage = "usage: loadgen join|fanout|mixed|bench|minimal|serve [flags] (loadgen <command> -h for flags)"
+const usage = "usage: loadgen join|fanout|mixed|bench|officeday|minimal|serve [flags] (loadgen <command> -h for flags)"
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return bench(ctx, args, getenv, stdout, stderr)
 	case "worker":
 		return loadtest.ServeWorker(ctx, stdin, stdout)
+	case "officeday":
+		return officeDay(args, stdout, stderr)
 	case "minimal":
 		return serveMinimal(ctx, args, stdout, stderr)
 	case "serve":
@@ -108,6 +111,8 @@ func scenario(ctx context.Context, name string, args []string, getenv func(strin
 		fs.IntVar(&j.Total, "total", 0, "joins to send at most (0: until -duration)")
 		fs.IntVar(&j.MaxInFlight, "max-in-flight", 10000, "open loop: joins in flight at most; later arrivals are dropped and counted")
 		fs.Float64Var(&j.PhoneShare, "phone-share", 0, "share of joins with a phone number (0..1)")
+		fs.IntVar(&j.Services, "services", 0, "spread joins over this many services A, B, ... of a created institution (0, 1: none named)")
+		fs.Float64Var(&j.PriorityShare, "priority-share", 0, "share of joins in the priority lane (0..1)")
 		allow := fs.String("allow", "", "statuses a join may get, e.g. 201,429,503; others fail the run")
 		sc = j
 		if err := fs.Parse(args); err != nil {

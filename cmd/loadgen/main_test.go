@@ -54,3 +54,38 @@ func TestCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOfficeDayCommand(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"officeday", "-seed", "1001", "-days", "2", "-json"}, noEnv, strings.NewReader(""), &stdout, &stderr)
+	var rep struct {
+		Days   int `json:"days"`
+		Common int `json:"common"`
+		Scores []struct {
+			Name           string  `json:"name"`
+			MedianAbsError float64 `json:"median_abs_error_seconds"`
+		} `json:"scores"`
+		Checks []struct {
+			OK bool `json:"ok"`
+		} `json:"checks"`
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
+		t.Fatalf("-json output: %v\n%s", jerr, stdout.String())
+	}
+	if rep.Days != 2 || rep.Common == 0 || len(rep.Scores) != 3 || len(rep.Checks) != 3 {
+		t.Errorf("report %+v", rep)
+	}
+	failed := false
+	for _, c := range rep.Checks {
+		failed = failed || !c.OK
+	}
+	if failed != (err != nil) {
+		t.Errorf("exit error %v, but checks %+v", err, rep.Checks)
+	}
+	for _, bad := range [][]string{{"officeday", "-days", "0"}, {"officeday", "extra"}} {
+		if err := run(context.Background(), bad, noEnv, strings.NewReader(""), &stdout, &stderr); err == nil {
+			t.Errorf("loadgen %q succeeded", bad)
+		}
+	}
+}

@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		outages   = fs.String("outages", "", "outage windows after start, like 10m+2m,30m+1m (simulated time)")
 		adminTok  = fs.String("admin-token", getenv("MOCKAPI_ADMIN_TOKEN"), "bearer token for /admin; empty: /admin is open")
 		pushEvery = fs.Duration("push-interval", time.Second, "how often queues with a push target are pushed when they moved")
+		smsSID    = fs.String("sms-account-sid", "ACmock", "account SID of the mock SMS gateway (Twilio's Messages API)")
+		smsToken  = fs.String("sms-auth-token", or(getenv("MOCKAPI_SMS_AUTH_TOKEN"), "mock-auth-token"), "auth token of the mock SMS gateway: its Basic auth password and the key of its X-Twilio-Signature")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,6 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("-outages: %w", err)
 	}
 	cfg := mockapi.Config{Seed: *seed, Clock: clock, AdminToken: *adminTok, PushInterval: *pushEvery,
+		SMS:    mockapi.SMSConfig{AccountSID: *smsSID, AuthToken: *smsToken},
 		Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
 		Faults: mockapi.Faults{LatencyMS: int(latency.Milliseconds()), ErrorRate: *errRate, MalformedRate: *badRate,
 			TruncateRate: *cutRate, ClockJumpMS: int(jump.Milliseconds()), Outages: wins}}
@@ -133,4 +136,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/queueless/queueless/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -31,13 +29,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+var servingOn = regexp.MustCompile(`serving on http://(127\.0\.0\.1:[0-9]+) `)
+
 // TestRunServesAndShutsDown runs the server as main does, in embedded mode:
 // it prints an admin token, serves the demo institutions, and returns
 // cleanly when its context ends.
 func TestRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	env := map[string]string{"ADDR": addr, "LOG_FORMAT": "json"}
+	// Port 0: the address it bound is read back from what it prints.
+	env := map[string]string{"ADDR": "127.0.0.1:0", "LOG_FORMAT": "json"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -45,6 +45,22 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
 
 	deadline := time.Now().Add(10 * time.Second)
+	var addr string
+	for addr == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
+		default:
+		}
+		if m := servingOn.FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run printed no address within 10s: %q\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for {
 		resp, err := http.Get("http://" + addr + "/api/v1/institutions")
 		if err == nil {

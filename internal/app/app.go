@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,12 +17,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/queueless/queueless/alerts"
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/httpapi"
+	"github.com/queueless/queueless/hub"
 	"github.com/queueless/queueless/institutions"
+	"github.com/queueless/queueless/jobs"
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/web"
+	"github.com/queueless/queueless/webhooks"
 )
 
 // App is one running QueueLess server.
@@ -32,9 +37,19 @@ type App struct {
 	Auth     *auth.Service
 	HTTP     *httpapi.Server
 	Sync     *institutions.Syncer
+	Alerts   alerts.Store
+	Jobs     *jobs.Client      // River: Jobs.Stop finishes in-flight jobs (jobs.go)
+	Webhooks *webhooks.Service // webhooks and their deliveries
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
-	redis    *redis.Client
+	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient
+	hub      *hub.Hub
+	draining atomic.Bool // /readyz fails from the first step of shutdown
+	// drainers finish background work at shutdown, after the last HTTP
+	// request and before the pools close (Serve's step 3): the place for
+	// durable job workers to stop taking jobs and finish the running ones
+	// (River's Client.Stop(ctx), issue 13).
+	drainers []func(context.Context) error
 
 	// closers run in reverse order at shutdown, after the HTTP server stops.
 	closers []func(context.Context)
@@ -59,7 +74,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 
 	var store queue.Store
 	var tokens auth.Store
-	checks := map[string]func(context.Context) error{}
+	checks := map[string]func(context.Context) error{
+		"shutdown": func(context.Context) error {
+			if a.draining.Load() {
+				return errors.New("draining: this instance is shutting down")
+			}
+			return nil
+		},
+	}
 	if cfg.DatabaseURL != "" {
 		pool, err := openPostgres(ctx, cfg, log)
 		if err != nil {
@@ -72,16 +94,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else {
 		store, tokens = queue.NewMemoryStore(), auth.NewMemoryStore()
 	}
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		a.redis = redis.NewClient(opts)
-		a.closers = append(a.closers, func(context.Context) { _ = a.redis.Close() })
-		checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	if err := a.openRedis(checks); err != nil {
+		return nil, err
 	}
 
+	if err := a.setupJobs(ctx, store); err != nil {
+		return nil, err
+	}
 	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
 	a.Queue.OnEvent(newDomainMetrics(a.Registry))
 	if a.Embedded() {
@@ -90,6 +109,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	a.Auth = auth.NewService(tokens, cfg.AdminToken)
+	a.setupAlerts()
 
 	var ipx echo.IPExtractor
 	if len(cfg.TrustedProxies) > 0 {
@@ -108,6 +128,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := web.Register(a.HTTP.Echo()); err != nil {
 		return nil, err
 	}
+	a.mountJobs()
+	if err := a.mountJobsUI(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.setupLive(ctx); err != nil {
 		return nil, err
 	}
@@ -116,6 +140,38 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// openRedis builds the Redis client, when one is configured: every use of
+// Redis (live broker, join throttle) goes through it, so that a cluster
+// serves them all.
+func (a *App) openRedis(checks map[string]func(context.Context) error) error {
+	switch {
+	case a.cfg.RedisURL != "":
+		opts, err := redis.ParseURL(a.cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		c := redis.NewClient(opts)
+		a.redis = c
+		checks["redis"] = func(ctx context.Context) error { return c.Ping(ctx).Err() }
+	case a.cfg.RedisClusterURL != "":
+		opts, err := redis.ParseClusterURL(a.cfg.RedisClusterURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_CLUSTER_URL: %w", err)
+		}
+		c := redis.NewClusterClient(opts)
+		a.redis = c
+		// Ready when every shard's master answers: a shard away means
+		// the live channels and counters of its slots are.
+		checks["redis"] = func(ctx context.Context) error {
+			return c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		}
+	default:
+		return nil
+	}
+	a.closers = append(a.closers, func(context.Context) { _ = a.redis.Close() })
+	return nil
 }
 
 // openPostgres connects, waiting up to the start-up timeout for the server,
@@ -171,6 +227,9 @@ func (a *App) Start(ctx context.Context) {
 		a.Queue.RunSweeper(ctx, a.cfg.SweepInterval)
 	}()
 	a.startSync(ctx)
+	if err := a.startJobs(ctx); err != nil {
+		a.log.Error("jobs did not start: deliveries wait in the job table", "error", err.Error())
+	}
 }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down: stop accepting,
@@ -198,17 +257,56 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	a.log.Info("shutting down")
-	if err := srv.Shutdown(sctx); err != nil {
-		a.log.Warn("http shutdown", "error", err.Error())
-	}
-	a.Close(sctx)
+	a.shutdown(srv)
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// OnDrain registers fn to run at shutdown once HTTP requests are done and
+// before the workers stop and the pools close, under the shutdown's
+// deadline: durable job workers finish their running jobs there.
+func (a *App) OnDrain(fn func(context.Context) error) { a.drainers = append(a.drainers, fn) }
+
+// shutdown drains the instance within SHUTDOWN_TIMEOUT, in this order:
+//  1. /readyz fails and the hub refuses new live connections (503: the
+//     load balancer tries another instance);
+//  2. at the same time, the listener closes and in-flight requests finish
+//     (http.Server.Shutdown), while every live client is told to reconnect
+//     (1012) over DRAIN_SPREAD, at most half the timeout;
+//  3. the drainers run (job workers finish their jobs);
+//  4. Close: background workers stop, leftover streams get 1001, the
+//     broker and the pools close.
+func (a *App) shutdown(srv *http.Server) {
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	a.draining.Store(true)
+	a.log.Info("shutting down: draining")
+
+	var wg sync.WaitGroup
+	if a.hub != nil {
+		spread := min(a.cfg.DrainSpread, a.cfg.ShutdownTimeout/2)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(sctx, spread+a.cfg.ShutdownTimeout/4)
+			defer cancel()
+			a.hub.Drain(dctx, spread)
+		}()
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", "error", err.Error())
+	}
+	wg.Wait()
+	for _, d := range a.drainers {
+		if err := d(sctx); err != nil {
+			a.log.Warn("shutdown: drain", "error", err.Error())
+		}
+	}
+	a.Close(sctx)
+	a.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond).String())
 }
 
 // Close stops the workers and closes the pools.

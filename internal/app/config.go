@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 )
 
@@ -16,6 +17,7 @@ type Config struct {
 	Addr            string
 	DatabaseURL     string
 	RedisURL        string
+	RedisClusterURL string
 	RedisPrefix     string
 	AdminToken      string
 	GracePeriod     time.Duration
@@ -23,6 +25,7 @@ type Config struct {
 	SweepInterval   time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	DrainSpread     time.Duration
 	StartupTimeout  time.Duration
 	DBMaxConns      int32
 	LogFormat       string
@@ -36,6 +39,13 @@ type Config struct {
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
 	WSMaxConns      int          // live connections of this instance; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
+
+	// JoinLimiterTimeout bounds one call to the join throttle's store; 0 is
+	// the throttle's default (1s). No environment variable: tests that
+	// assert exact shared counts under load set it, so that a slow but
+	// answering Redis is waited for rather than stood in for.
+	JoinLimiterTimeout time.Duration
+	Jobs               JobsConfig // durable jobs, webhooks (jobs.go)
 }
 
 // envVar describes one variable for the README and for errors.
@@ -48,6 +58,17 @@ var envVars = []envVar{
 	{"ADDR", ":8080", "listen address", func(c *Config, v string) error { c.Addr = v; return nil }},
 	{"DATABASE_URL", "", "PostgreSQL URL; unset: embedded mode (memory store)", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"REDIS_URL", "", "Redis URL; unset: in-process pub/sub and limiter", func(c *Config, v string) error { c.RedisURL = v; return nil }},
+	{"REDIS_CLUSTER_URL", "", "Redis Cluster, instead of REDIS_URL, in go-redis's cluster URL form: redis://host1:port?addr=host2:port&addr=host3:port (name several nodes: any one finds the rest). Live channels use sharded pub/sub (Redis 7)", func(c *Config, v string) error {
+		if v == "" {
+			c.RedisClusterURL = ""
+			return nil
+		}
+		if _, err := redis.ParseClusterURL(v); err != nil {
+			return err
+		}
+		c.RedisClusterURL = v
+		return nil
+	}},
 	{"REDIS_PREFIX", "queueless:", "prefix of every Redis key and channel (several deployments can share one Redis)", func(c *Config, v string) error { c.RedisPrefix = v; return nil }},
 	{"ADMIN_TOKEN", "", "admin bearer token, 16 to 256 characters, like the output of `openssl rand -hex 32`; placeholders (change-me...) are refused; embedded mode generates one when unset", adminTokenVar},
 	{"GRACE_PERIOD", "180s", "time a called ticket has to check in (1s..24h)", durationVar(func(c *Config) *time.Duration { return &c.GracePeriod }, time.Second, 24*time.Hour)},
@@ -62,6 +83,7 @@ var envVars = []envVar{
 	{"SWEEP_INTERVAL", "1s", "how often expired tickets are looked for (100ms..1m)", durationVar(func(c *Config) *time.Duration { return &c.SweepInterval }, 100*time.Millisecond, time.Minute)},
 	{"REQUEST_TIMEOUT", "10s", "deadline of every HTTP request (100ms..5m)", durationVar(func(c *Config) *time.Duration { return &c.RequestTimeout }, 100*time.Millisecond, 5*time.Minute)},
 	{"SHUTDOWN_TIMEOUT", "15s", "time allowed for a graceful shutdown (1s..5m)", durationVar(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, time.Second, 5*time.Minute)},
+	{"DRAIN_SPREAD", "3s", "on SIGTERM, the time over which live clients are told to reconnect elsewhere (close code 1012), so that they do not all land on the other instances at once (0s..1m; at most half of SHUTDOWN_TIMEOUT is used)", durationVar(func(c *Config) *time.Duration { return &c.DrainSpread }, 0, time.Minute)},
 	{"STARTUP_TIMEOUT", "30s", "how long start-up waits for PostgreSQL and Redis (1s..10m)", durationVar(func(c *Config) *time.Duration { return &c.StartupTimeout }, time.Second, 10*time.Minute)},
 	{"DB_MAX_CONNS", "20", "PostgreSQL pool size (1..1000)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -117,7 +139,7 @@ var envVars = []envVar{
 		return nil
 	}},
 	{"WS_MAX_CONNS", "16000", "most live WebSocket connections one instance holds (0..1000000, 0: no cap); past it an upgrade gets 503 with Retry-After. Keep it under the process's open-file limit, less what PostgreSQL, Redis and HTTP need", intVar(func(c *Config) *int { return &c.WSMaxConns }, 0, 1_000_000)},
-	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
+	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL or REDIS_CLUSTER_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
 	{"JOIN_ADDRESS_RATE", "60-M", "joins allowed per client address across all institutions (to institutions that exist or not), as COUNT-PERIOD like JOIN_RATE; off: no limit. It bounds what one address may try, and the throttle's keys, however many institution ids it names", rateVar(func(c *Config) *limiter.Rate { return &c.JoinAddressRate })},
 	{"JOIN_PHONE_RATE", "10-H", "joins allowed per phone number, whatever the institution, as COUNT-PERIOD like JOIN_RATE; off: no limit", rateVar(func(c *Config) *limiter.Rate { return &c.JoinPhoneRate })},
 	{"JOIN_MAX_IN_FLIGHT", "256", "joins one instance works on at once (1..100000); beyond it a join gets 503 with Retry-After at once instead of queueing for the database", func(c *Config, v string) error {
@@ -200,6 +222,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := v.set(&c, val); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", v.name, val, err))
 		}
+	}
+	if c.RedisURL != "" && c.RedisClusterURL != "" {
+		errs = append(errs, errors.New("REDIS_URL and REDIS_CLUSTER_URL are both set: set one (a single Redis, or a cluster)"))
 	}
 	return c, errors.Join(errs...)
 }

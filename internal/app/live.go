@@ -9,7 +9,8 @@ import (
 )
 
 // setupLive wires the live WebSocket streams: a Redis broker when REDIS_URL
-// is set (changes reach the clients of every instance), else an in-process
+// or REDIS_CLUSTER_URL is set (changes reach the clients of every instance;
+// sharded pub/sub over a cluster), else an in-process
 // one; the hub, fed by every committed event; the routes; and, first among
 // the closers (they run in reverse), closing every stream with 1001:
 // http.Server.Shutdown does not wait for hijacked connections.
@@ -34,6 +35,7 @@ func (a *App) setupLive(ctx context.Context) error {
 		_ = broker.Close()
 		return fmt.Errorf("live: %w", err)
 	}
+	a.hub = h
 	a.closers = append(a.closers, h.Close)
 	a.Queue.OnEvent(h.Publish)
 	a.HTTP.MountLive(httpapi.LiveConfig{Hub: h, AllowedOrigins: a.cfg.AllowedOrigins, MaxPerAddr: a.cfg.WSMaxPerIP})

@@ -181,9 +181,11 @@ func dialFail(t *testing.T, url, origin string) (*http.Response, []byte) {
 	return resp, b
 }
 
-// TestLiveShutdownSaysGoingAway: stopping the server closes every stream
-// with 1001 and does not wait for clients to leave by themselves.
-func TestLiveShutdownSaysGoingAway(t *testing.T) {
+// TestLiveShutdownSaysReconnect: stopping the server (SIGTERM) tells every
+// stream to reconnect (1012, service restart) and does not wait for
+// clients to leave by themselves. (The hub's own Close says 1001 to what
+// is left: hub tests.)
+func TestLiveShutdownSaysReconnect(t *testing.T) {
 	t.Parallel()
 	a := newLiveApp(t, map[string]string{"SHUTDOWN_TIMEOUT": "10s"})
 	inst := openInstitution(t, a)
@@ -219,8 +221,8 @@ func TestLiveShutdownSaysGoingAway(t *testing.T) {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, _, err := ws.Read(rctx)
 		cancel()
-		if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
-			t.Errorf("stream %d ended with %v (%v), want 1001 going away", i, got, err)
+		if got := websocket.CloseStatus(err); got != websocket.StatusServiceRestart {
+			t.Errorf("stream %d ended with %v (%v), want 1012 service restart", i, got, err)
 		}
 	}
 	select {

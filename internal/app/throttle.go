@@ -39,10 +39,11 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 			store = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "limit", CleanUpInterval: time.Minute})
 		}
 		t := httpapi.NewJoinThrottle(httpapi.ThrottleConfig{
-			Store:       store,
-			AnyRate:     a.cfg.JoinAddressRate,
-			AddressRate: a.cfg.JoinRate,
-			PhoneRate:   a.cfg.JoinPhoneRate,
+			Store:        store,
+			StoreTimeout: a.cfg.JoinLimiterTimeout,
+			AnyRate:      a.cfg.JoinAddressRate,
+			AddressRate:  a.cfg.JoinRate,
+			PhoneRate:    a.cfg.JoinPhoneRate,
 			Exists: func(ctx context.Context, id int64) error {
 				_, err := a.Queue.Institution(ctx, id)
 				return err
@@ -87,7 +88,7 @@ const scriptLoadTimeout = time.Second
 // must start all the same, and the join throttle limits locally until Redis
 // answers. After a Redis restart the store reloads its scripts by itself.
 type redisLimiterStore struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 
 	built atomic.Value // limiter.Store, once built
@@ -152,8 +153,10 @@ func (s *redisLimiterStore) Increment(ctx context.Context, key string, count int
 }
 
 // boundedClient gives script loads without a deadline one: the store's
-// constructor passes context.Background.
-type boundedClient struct{ *redis.Client }
+// constructor passes context.Background. Over a cluster, go-redis loads a
+// script on every shard, and each counter is one key, so that every
+// script call stays within one slot.
+type boundedClient struct{ redis.UniversalClient }
 
 func (c boundedClient) ScriptLoad(ctx context.Context, script string) *redis.StringCmd {
 	if _, ok := ctx.Deadline(); !ok {
@@ -161,5 +164,5 @@ func (c boundedClient) ScriptLoad(ctx context.Context, script string) *redis.Str
 		ctx, cancel = context.WithTimeout(ctx, scriptLoadTimeout)
 		defer cancel()
 	}
-	return c.Client.ScriptLoad(ctx, script)
+	return c.UniversalClient.ScriptLoad(ctx, script)
 }

@@ -62,6 +62,9 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	cfg.AdminToken = AdminToken
 	cfg.SweepInterval = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Stopping a test server tells its live clients to reconnect (1012)
+	// over DRAIN_SPREAD: quickly here, tests stop many servers.
+	cfg.DrainSpread = 100 * time.Millisecond
 	// No join throttle or admission control unless a test asks for them:
 	// tests send every request from 127.0.0.1, often hundreds at once.
 	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinAddressRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, limiter.Rate{}, 0
@@ -74,6 +77,16 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 		o(&cfg)
 	}
 	return cfg
+}
+
+// PrivateRedis starts a redis-server of the test's own (testenv) and
+// returns an option that points a production server at it: for tests that
+// assert exact shared counts, which the shared TEST_REDIS_URL server,
+// loaded by every other test, could make late.
+func PrivateRedis(t testing.TB) Option {
+	t.Helper()
+	addr, _, _ := testenv.StartRedisServer(t)
+	return func(c *app.Config) { c.RedisURL = "redis://" + addr + "/0" }
 }
 
 // Start starts a server in mode and stops it when the test ends.

@@ -59,8 +59,11 @@ func requireTool(t testing.TB, what, hint string) {
 func inCI() bool { return os.Getenv("CI") != "" }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another
-// process may take it before the caller binds it; on a test machine that is
-// rare enough, and the caller fails loudly when it happens.
+// process may take it before the caller binds it, so a server of the tests'
+// own binds 127.0.0.1:0 and reports the address it got (ServingAddr) instead;
+// FreePort is for a port that should refuse connections, and for programs
+// that cannot bind :0 and say so (redis-server, postgres), whose helpers
+// check that the server answering there is their own process.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

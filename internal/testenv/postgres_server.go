@@ -94,6 +94,7 @@ func StartPostgresServer(t testing.TB) (connString string, stop func(), start fu
 		attr:    attr,
 		stopSig: syscall.SIGQUIT,
 		ready:   func(ctx context.Context) error { return pingPostgres(ctx, connString) },
+		owns:    func(ctx context.Context, _ int) error { return postgresServes(ctx, connString, data) },
 	}
 	p.start()
 	t.Cleanup(p.stop) // runs before the RemoveAll registered above
@@ -144,4 +145,24 @@ func pingPostgres(ctx context.Context, connString string) error {
 		return err
 	}
 	return conn.Close(ctx)
+}
+
+// postgresServes checks that the PostgreSQL answering at connString serves
+// the data directory data: ours, not another test's server on that port.
+func postgresServes(ctx context.Context, connString, data string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var dir string
+	if err := conn.QueryRow(ctx, "SHOW data_directory").Scan(&dir); err != nil {
+		return err
+	}
+	if dir != data {
+		return fmt.Errorf("the PostgreSQL answering at %s serves %s, not ours (%s)", connString, dir, data)
+	}
+	return nil
 }

@@ -28,6 +28,11 @@ type process struct {
 	attr    *syscall.SysProcAttr
 	stopSig os.Signal                       // how stop ends it: a crash, not a clean shutdown
 	ready   func(ctx context.Context) error // nil once the server answers
+	// owns reports whether the server that answers is the process with
+	// this pid: the port was free when it was picked, not necessarily when
+	// the server bound it, and another test's server may be the one that
+	// answers there.
+	owns func(ctx context.Context, pid int) error
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -67,7 +72,18 @@ func (p *process) start() {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	for {
+		// Our process first: an answer on the port means nothing once it
+		// has exited (say, because the port was taken).
+		select {
+		case <-done:
+			p.cmd, p.done = nil, nil
+			p.t.Fatalf("start %s: it exited before answering (is the port taken?)\n%s", p.name, p.logTail())
+		default:
+		}
 		err := p.ready(ctx)
+		if err == nil && p.owns != nil {
+			err = p.owns(ctx, cmd.Process.Pid)
+		}
 		if err == nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -33,10 +34,23 @@ func StartRedisServer(t testing.TB) (addr string, stop func(), start func()) {
 	if err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
-	dir := t.TempDir()
-	port := FreePort(t)
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p := &process{
+	p := redisProcess(t, bin, FreePort(t), t.TempDir(), attr)
+	p.start()
+	t.Cleanup(p.stop)
+	return p.addr, p.stop, p.start
+}
+
+// redisServer is a private redis-server process and its address.
+type redisServer struct {
+	*process
+	addr string
+}
+
+// redisProcess describes a redis-server on port of 127.0.0.1, keeping its
+// files in dir; it is not started.
+func redisProcess(t testing.TB, bin string, port int, dir string, attr *syscall.SysProcAttr) redisServer {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return redisServer{addr: addr, process: &process{
 		t:    t,
 		name: "redis-server",
 		argv: []string{
@@ -53,10 +67,8 @@ func StartRedisServer(t testing.TB) (addr string, stop func(), start func()) {
 		attr:    attr,
 		stopSig: syscall.SIGKILL,
 		ready:   func(ctx context.Context) error { return pingRedis(ctx, addr) },
-	}
-	p.start()
-	t.Cleanup(p.stop)
-	return addr, p.stop, p.start
+		owns:    func(ctx context.Context, pid int) error { return redisOwnedBy(ctx, addr, pid) },
+	}}
 }
 
 // pingRedis sends one PING in the wire protocol, so that waiting for a server
@@ -85,4 +97,45 @@ func pingRedis(ctx context.Context, addr string) error {
 		return fmt.Errorf("PING answered %q", got)
 	}
 	return nil
+}
+
+// redisOwnedBy checks that the redis-server answering on addr is process
+// pid, from the process_id line of INFO server.
+func redisOwnedBy(ctx context.Context, addr string, pid int) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
+		return err
+	}
+	r := bufio.NewReader(conn)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return fmt.Errorf("INFO answered %q", head)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if v != strconv.Itoa(pid) {
+				return fmt.Errorf("the redis-server answering on %s is process %s, not ours (%d)", addr, v, pid)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("INFO server of %s has no process_id", addr)
 }

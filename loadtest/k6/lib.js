@@ -7,6 +7,9 @@
 //   ADDRESSES     client addresses to present in X-Forwarded-For (0: none).
 //                 The server believes them only from a trusted proxy
 //                 (TRUSTED_PROXIES); otherwise every request is one client.
+//   SERVICES      services A, B, ... that created institutions get and joins
+//                 spread over (default 1: joins name no service, as in v1)
+//   PRIORITY_SHARE share of joins in the priority lane (default 0)
 import http from 'k6/http';
 import { check, fail } from 'k6';
 
@@ -14,6 +17,22 @@ export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+
 export const WS_URL = BASE_URL.replace(/^http/, 'ws');
 export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
 export const ADDRESSES = parseInt(__ENV.ADDRESSES || '0', 10);
+export const SERVICES = parseInt(__ENV.SERVICES || '1', 10);
+export const PRIORITY_SHARE = Number(__ENV.PRIORITY_SHARE || '0');
+
+// serviceCode is the code of the i-th service: A, B, ...
+export function serviceCode(i) {
+  return String.fromCharCode(65 + (i % 26));
+}
+
+// joinBody is client i's join: its service (with SERVICES > 1) and, for a
+// PRIORITY_SHARE of clients spread over the run, the priority lane.
+export function joinBody(i) {
+  const body = {};
+  if (SERVICES > 1) body.service = serviceCode(i % SERVICES);
+  if (PRIORITY_SHARE > 0 && ((i * 7919) % 1000) < PRIORITY_SHARE * 1000) body.priority = 'senior';
+  return body;
+}
 
 export function num(name, def) {
   const v = __ENV[name];
@@ -54,7 +73,17 @@ export function institution(name) {
   if (res.status !== 201) {
     fail(`create institution: ${res.status} ${res.body}`);
   }
-  return res.json('id');
+  const id = res.json('id');
+  if (SERVICES > 1) {
+    const services = [];
+    for (let i = 0; i < SERVICES; i++) services.push({ code: serviceCode(i), name: `k6 service ${serviceCode(i)}` });
+    const put = http.put(`${BASE_URL}/api/v1/institutions/${id}/services`, JSON.stringify({ services }),
+      { headers: adminHeaders(), tags: { name: 'setup' } });
+    if (put.status !== 200) {
+      fail(`put services: ${put.status} ${put.body}`);
+    }
+  }
+  return id;
 }
 
 // joinKey is a fresh Idempotency-Key: every join carries its own, as a
@@ -64,10 +93,11 @@ export function joinKey() {
   return `k6-${__VU}-${__ITER}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e12).toString(36)}`;
 }
 
-// join joins institution id as client i; returns the response.
-export function join(id, i, body, tags) {
-  return http.post(`${BASE_URL}/api/v1/institutions/${id}/tickets`, JSON.stringify(body || {}),
-    { headers: headers(i, { 'Idempotency-Key': joinKey() }), tags: Object.assign({ name: 'join' }, tags || {}) });
+// join joins institution id as client i; returns the response. params
+// adds k6 request params (e.g. a per-request responseCallback).
+export function join(id, i, body, tags, params) {
+  return http.post(`${BASE_URL}/api/v1/institutions/${id}/tickets`, JSON.stringify(body || joinBody(i)),
+    Object.assign({ headers: headers(i, { 'Idempotency-Key': joinKey() }), tags: Object.assign({ name: 'join' }, tags || {}) }, params || {}));
 }
 
 // advance calls the next ticket of institution id at counter.
@@ -78,7 +108,10 @@ export function advance(id, counter) {
 
 // verifyNumbers reads every ticket of institution id through the staff
 // API and checks that the numbers run from 1 to last_issued with no gap
-// and no repeat. It needs ADMIN_TOKEN.
+// and no repeat. It needs ADMIN_TOKEN. It returns what it found, {count,
+// lastIssued, gaps, repeats, ok}, for the caller's metrics: a check alone
+// is not enough for a threshold, since a run without the check would have
+// no sample.
 export function verifyNumbers(id) {
   const statuses = 'waiting,notified,serving,served,expired,cancelled';
   const seen = {};
@@ -109,5 +142,5 @@ export function verifyNumbers(id) {
     'numbers are gap-free and unique': () => gaps === 0 && repeats === 0 && count === inst.last_issued,
   });
   console.log(`institution ${id}: ${count} tickets, last_issued ${inst.last_issued}, ${gaps} gaps, ${repeats} repeats`);
-  return ok;
+  return { count, lastIssued: inst.last_issued, gaps, repeats, ok };
 }

@@ -12,12 +12,22 @@
 //   CANCEL_SHARE   share giving up while waiting (default 0.1)
 //   NO_SHOW_SHARE  share never checking in when called (default 0.1)
 //   MAX_WAIT       seconds a citizen waits before cancelling (default 20)
+//   ADMITTED_MIN   least share of joins that must get a ticket (default 0.95)
+//   SHARED_ADDRESSES=1  run although citizens share client addresses
+//                  (ADDRESSES < CITIZENS): only when the server's JOIN_RATE
+//                  was raised for the test
+//
+// A day on which nobody gets in is a failed day: every join's answer is
+// counted (joins_admitted), and so are the calls that called somebody
+// (tickets_called). The run refuses to start when citizens would share
+// client addresses, since the per-address join limit would then turn most
+// joins away while every request "succeeded".
 import http from 'k6/http';
 import ws from 'k6/ws';
-import { check, sleep } from 'k6';
-import { Counter, Trend } from 'k6/metrics';
+import { check, fail, sleep } from 'k6';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import exec from 'k6/execution';
-import { BASE_URL, WS_URL, advance, headers, institution, join, num } from './lib.js';
+import { ADDRESSES, BASE_URL, WS_URL, advance, headers, institution, join, num } from './lib.js';
 
 const OFFICES = num('OFFICES', 3);
 const CITIZENS = num('CITIZENS', 200);
@@ -27,10 +37,14 @@ const LIVE_SHARE = num('LIVE_SHARE', 0.5);
 const CANCEL_SHARE = num('CANCEL_SHARE', 0.1);
 const NO_SHOW_SHARE = num('NO_SHOW_SHARE', 0.1);
 const MAX_WAIT = num('MAX_WAIT', 20);
+const ADMITTED_MIN = num('ADMITTED_MIN', 0.95);
+const SHARED_ADDRESSES = __ENV.SHARED_ADDRESSES === '1';
 
 const waited = new Trend('wait_to_call', true);
 const served = new Counter('citizens_called');
 const gaveUp = new Counter('citizens_gave_up');
+const admitted = new Rate('joins_admitted'); // true: 201, a ticket
+const called = new Counter('tickets_called'); // tickets staff calls called
 
 // 409 (invalid state after expiry, duplicate) and 429 are answers the
 // contract gives to a citizen's race with staff or the throttle.
@@ -67,10 +81,23 @@ export const options = {
     'http_req_duration{name:check_in}': ['p(95)<500'],
     'http_req_duration{name:advance}': ['p(95)<500'],
     checks: ['rate>0.99'],
+    // Most citizens got in, and staff called some of them: 409 and 429
+    // are not request failures, but a day of them is a failed day.
+    joins_admitted: [`rate>=${ADMITTED_MIN}`],
+    tickets_called: ['count>0'],
+    citizens_called: ['count>0'],
   },
 };
 
 export function setup() {
+  // Every VU presents its own client address (VU id mod ADDRESSES), and the
+  // server limits joins per address: fewer addresses than citizens (or none,
+  // so that all share the k6 host's address) means most joins get 429.
+  if (ADDRESSES < CITIZENS && !SHARED_ADDRESSES) {
+    fail(`ADDRESSES=${ADDRESSES} is less than CITIZENS=${CITIZENS}: citizens would share client addresses ` +
+      'and the per-address join limit (JOIN_RATE) would refuse most joins. Set ADDRESSES>=CITIZENS with a ' +
+      'server that trusts X-Forwarded-For from k6 (TRUSTED_PROXIES), or raise JOIN_RATE on the server and set SHARED_ADDRESSES=1');
+  }
   if (__ENV.INSTITUTIONS) {
     return { ids: __ENV.INSTITUTIONS.split(',').map((s) => parseInt(s, 10)) };
   }
@@ -83,6 +110,9 @@ export function staff(data) {
   const id = data.ids[exec.scenario.iterationInTest % data.ids.length];
   const res = advance(id, String((exec.scenario.iterationInTest % 9) + 1));
   check(res, { 'advance 200': (r) => r.status === 200 });
+  if (res.status === 200) {
+    called.add((res.json('called') || []).length);
+  }
 }
 
 const terminal = { serving: true, served: true, expired: true, cancelled: true };
@@ -94,6 +124,7 @@ export function citizen(data) {
   const id = data.ids[Math.floor(Math.random() * data.ids.length)];
   http.get(`${BASE_URL}/api/v1/institutions/${id}`, { headers: headers(me), tags: { name: 'institution' } });
   const res = join(id, me);
+  admitted.add(res.status === 201);
   if (res.status !== 201) {
     sleep(1 + Math.random());
     return;

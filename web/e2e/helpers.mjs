@@ -113,7 +113,64 @@ export async function joinFromPhone(page, officeName, phone) {
   await page.getByRole('button', { name: 'Get my number' }).click();
   await page.locator('#ticket').waitFor({ state: 'visible' });
   await live(page);
-  return Number(await text(page, '#t-number'));
+  return Number(await page.locator('#t-number').getAttribute('data-number'));
+}
+
+/**
+ * stubSpeech replaces the browser's speech synthesis in every page of ctx
+ * with a recorder: each utterance "speaks" for ms milliseconds, and the
+ * recorder counts any utterance started while another was still speaking
+ * (one cutting another off) and every cancel().
+ */
+export async function stubSpeech(ctx, ms = 15) {
+  await ctx.addInitScript((ms) => {
+    const said = [];
+    let speaking = null;
+    let overlaps = 0;
+    let cancels = 0;
+    class Utterance {
+      constructor(text) {
+        this.text = text;
+        this.lang = '';
+        this.rate = 1;
+        this.voice = null;
+        this.onend = null;
+        this.onerror = null;
+      }
+    }
+    const synth = {
+      speak(u) {
+        if (speaking) overlaps++;
+        speaking = u;
+        said.push({ text: u.text, lang: u.lang });
+        setTimeout(() => {
+          if (speaking !== u) return;
+          speaking = null;
+          u.onend?.({ type: 'end' });
+        }, ms);
+      },
+      cancel() {
+        cancels++;
+        speaking = null;
+      },
+      getVoices: () => [],
+      get speaking() {
+        return speaking != null;
+      },
+      pending: false,
+      paused: false,
+    };
+    Object.defineProperty(window, 'SpeechSynthesisUtterance', { value: Utterance, configurable: true, writable: true });
+    Object.defineProperty(window, 'speechSynthesis', { value: synth, configurable: true });
+    window.__speech = () => ({ said: said.slice(), overlaps, cancels });
+  }, ms);
+}
+
+/** setUpLines gives an office services (and counters), as an admin does. */
+export async function setUpLines(id, services, counters) {
+  let inst = await api('PUT', `institutions/${id}/services`, { services });
+  if (counters) inst = await api('PUT', `institutions/${id}/counters`, { counters });
+  return inst;
 }
 
 /** signIn signs the staff console in to an office. */

@@ -78,3 +78,43 @@ export function flash(node, cls = 'flash') {
   void node.offsetWidth; // restart the animation
   node.classList.add(cls);
 }
+
+/** ticketName is how a ticket is shown: its label (A-023), else its number. */
+export function ticketName(t) {
+  return t.label || String(t.number);
+}
+
+const priorityWords = {
+  senior: 'Senior citizen',
+  pwd: 'Person with disability',
+  pregnant: 'Pregnant',
+  other: 'Other priority',
+};
+
+/** PRIORITIES are the contract's priority categories, in display order. */
+export const PRIORITIES = Object.keys(priorityWords);
+
+/** priorityText is a priority category in words; '' for none. */
+export function priorityText(p) {
+  return p ? priorityWords[p] || p : '';
+}
+
+/**
+ * counterName is a counter as shown: a short code ("3", "B", "A1") is
+ * "Counter 3"; a name ("Window 2", "Triage") is shown as given.
+ */
+export function counterName(c) {
+  if (c == null || c === '') return 'Counter';
+  return /^(\d+[A-Za-z]?|[A-Za-z]{1,2}\d*)$/.test(c) ? `Counter ${c}` : c;
+}
+
+/** sortedServices returns an institution's services in display order. */
+export function sortedServices(inst) {
+  return (inst.services || []).slice().sort((a, b) => a.position - b.position);
+}
+
+/** counterPhrase is a counter inside a sentence: "counter 3", or "Triage". */
+export function counterPhrase(c) {
+  const name = counterName(c);
+  return name.startsWith('Counter ') ? `counter ${name.slice(8)}` : name;
+}

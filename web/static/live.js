@@ -8,6 +8,12 @@ import { liveURL } from './api.js';
 
 const FIRST_DELAY = 500;
 const MAX_DELAY = 10000;
+// Close code 1012 (service restart): the server is draining and asks us to
+// connect again, to another instance behind the load balancer. The server
+// already spreads these closes over a few seconds; a short jitter here
+// spreads the reconnections a little more.
+const SERVICE_RESTART = 1012;
+const RESTART_JITTER = 400;
 // A connection that never brings its snapshot is given up after this long.
 const SNAPSHOT_TIMEOUT = 10000;
 
@@ -108,15 +114,31 @@ export class Live {
       }
       this.on.frame(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       clearTimeout(guard);
       if (this.ws !== ws) return;
       this.ws = null;
+      if (ev.code === SERVICE_RESTART) {
+        // For tests: <html data-live-restarts="1"> counts the 1012s.
+        const d = document.documentElement.dataset;
+        d.liveRestarts = String(Number(d.liveRestarts || 0) + 1);
+        this.restart();
+        return;
+      }
       this.retry();
     };
     ws.onerror = () => {
       /* onclose follows */
     };
+  }
+
+  /** restart reconnects soon after a 1012: not a failure, so no backoff. */
+  restart() {
+    if (this.stopped) return;
+    this.setState('reconnecting');
+    this.attempt = 0;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), 50 + Math.random() * RESTART_JITTER);
   }
 
   retry() {

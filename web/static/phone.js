@@ -3,8 +3,9 @@
 // closed tab comes back to it.
 
 import { api, ApiError, errorText, newKey } from './api.js';
+import { offerPush } from './push.js'; // the ticket's notify-me button, wired at the integration
 import { Live, newerTicket } from './live.js';
-import { waitText, shortWait, statusText, el, say, flash, clock } from './format.js';
+import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
 const $ = (id) => document.getElementById(id);
@@ -33,11 +34,13 @@ const ui = {
 
 let institutions = [];
 let chosen = null; // the institution on the join view
+let chosenService = ''; // the code of the service picked there
 let joinKey = null; // Idempotency-Key of the join being tried, reused on retry
 let pickTimer = 0;
 
 // The ticket view's state.
-let saved = null; // {id, institution_id, number, institution_name}
+let saved = null; // {id, institution_id, number, label, institution_name}
+let office = null; // the ticket's institution, for its services' names
 let ticket = null;
 let live = null;
 let lastBuzz = 0;
@@ -122,7 +125,9 @@ function instWait(inst) {
 
 function showJoin(inst) {
   chosen = inst;
+  chosenService = '';
   joinKey = null;
+  for (const r of document.querySelectorAll('input[name=priority]')) r.checked = r.value === '';
   showView('join');
   $('join-title').textContent = inst.name;
   $('join-address').textContent = inst.address || '';
@@ -135,15 +140,80 @@ function showJoin(inst) {
   refreshChosen();
 }
 
+// pickedService is the service a join goes to: the one picked, else the
+// first open one (the contract's default), else none.
+function pickedService() {
+  const services = sortedServices(chosen);
+  return services.find((s) => s.code === chosenService) || services.find((s) => s.status === 'open') || null;
+}
+
 function renderJoinFacts() {
   const inst = chosen;
-  const badge = el('span', { class: `badge ${inst.status}`, text: statusText(inst.status) });
+  renderServices();
+  $('prio-field').hidden = !(inst.priority_run > 0);
+  const svc = pickedService();
+  const several = sortedServices(inst).length > 1;
+  // With several services the figures are the picked service's.
+  const status = inst.status !== 'open' || !several || !svc ? inst.status : svc.status;
+  const badge = el('span', { class: `badge ${status}`, text: statusText(status) });
   $('join-status').replaceChildren(badge);
-  $('join-waiting').textContent = String(inst.waiting_count);
-  $('join-wait').textContent = inst.estimated_wait_seconds == null ? instWait(inst) : shortWait(inst.estimated_wait_seconds);
-  const open = inst.status === 'open';
+  const figures = several && svc ? svc : inst;
+  $('join-waiting').textContent = String(figures.waiting_count);
+  $('join-wait').textContent =
+    figures.estimated_wait_seconds == null ? instWait(figures) : shortWait(figures.estimated_wait_seconds);
+  const open = inst.status === 'open' && (!svc || svc.status === 'open');
   ui.joinSubmit.disabled = !open;
-  if (!open) say(ui.joinError, `This office is ${inst.status} and is not giving out numbers right now.`);
+  if (inst.status !== 'open') say(ui.joinError, `This office is ${inst.status} and is not giving out numbers right now.`);
+  else if (!open) say(ui.joinError, `${svc ? svc.name : 'This service'} is not giving out numbers right now. Choose another, or try again later.`);
+  else if (ui.joinError.dataset.kind === 'closed') say(ui.joinError, '');
+  ui.joinError.dataset.kind = open ? '' : 'closed';
+}
+
+// renderServices lists the services to choose from, with each one's line
+// and wait; an office with one service asks nothing.
+function renderServices() {
+  const services = sortedServices(chosen);
+  $('svc-field').hidden = services.length < 2;
+  if (services.length < 2) {
+    $('services').replaceChildren();
+    return;
+  }
+  const picked = pickedService();
+  $('services').replaceChildren(
+    ...services.map((s) => {
+      const open = s.status === 'open';
+      const input = el('input', {
+        type: 'radio',
+        name: 'service',
+        value: s.code,
+        checked: picked && picked.code === s.code,
+        disabled: !open,
+        'aria-describedby': `svc-${s.code}-meta`,
+      });
+      input.addEventListener('change', () => {
+        chosenService = s.code;
+        renderJoinFacts();
+      });
+      const wait =
+        s.estimated_wait_seconds == null
+          ? s.waiting_count === 0
+            ? 'no wait'
+            : 'wait unknown'
+          : waitText(s.estimated_wait_seconds).replace(/^./, (c) => c.toLowerCase());
+      return el(
+        'label',
+        { class: `svc${open ? '' : ' off'}` },
+        input,
+        el('span', { class: 'svc-code', 'aria-hidden': 'true', text: s.code }),
+        el('span', { class: 'svc-name', text: s.name }),
+        el('span', {
+          class: 'svc-meta',
+          id: `svc-${s.code}-meta`,
+          text: open ? `${s.waiting_count} waiting · ${wait}` : `${statusText(s.status)}: no numbers now`,
+        }),
+      );
+    }),
+  );
 }
 
 async function refreshChosen() {
@@ -172,6 +242,10 @@ async function join(ev) {
   say(ui.joinError, '');
   const body = { near_turn_threshold: Number(ui.threshold.value) };
   if (phone) body.phone = phone;
+  const svc = pickedService();
+  if (svc && sortedServices(chosen).length > 1) body.service = svc.code;
+  const priority = document.querySelector('input[name=priority]:checked')?.value;
+  if (priority && chosen.priority_run > 0) body.priority = priority;
   // The same key on a retry: a join whose answer was lost is not issued twice.
   joinKey = joinKey || newKey();
   ui.joinSubmit.disabled = true;
@@ -182,9 +256,10 @@ async function join(ev) {
       headers: { 'Idempotency-Key': joinKey },
     });
     joinKey = null;
-    saved = { id: t.id, institution_id: t.institution_id, number: t.number, institution_name: chosen.name };
+    saved = { id: t.id, institution_id: t.institution_id, number: t.number, label: t.label || '', institution_name: chosen.name };
     localStorage.setItem(STORE, JSON.stringify(saved));
     ui.phone.value = '';
+    office = chosen;
     openTicket(t);
   } catch (err) {
     if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) joinKey = null;
@@ -192,6 +267,7 @@ async function join(ev) {
     if (err.code === 'institution_closed') refreshChosen();
   } finally {
     ui.joinSubmit.disabled = chosen && chosen.status !== 'open';
+    if (chosen) renderJoinFacts();
     ui.joinSubmit.textContent = 'Get my number';
   }
 }
@@ -207,15 +283,23 @@ function openTicket(initial) {
   showView('ticket');
   $('t-label').focus();
   $('t-inst').textContent = saved.institution_name || '';
-  $('t-number').textContent = String(saved.number);
+  $('t-number').textContent = saved.label || String(saved.number);
+  $('t-number').dataset.number = String(saved.number);
+  $('t-number').classList.toggle('is-label', Boolean(saved.label));
+  if (office && office.id !== saved.institution_id) office = null;
   if (initial) render(initial);
   else $('t-status').textContent = 'Checking your place in line…';
-  if (!saved.institution_name) {
-    api('GET', `institutions/${saved.institution_id}`)
+  if (!office) {
+    // The office's name, and its services' names for this ticket's line.
+    const id = saved.institution_id;
+    api('GET', `institutions/${id}`)
       .then((inst) => {
+        if (!saved || saved.institution_id !== id) return;
+        office = inst;
         saved.institution_name = inst.name;
         localStorage.setItem(STORE, JSON.stringify(saved));
         $('t-inst').textContent = inst.name;
+        if (ticket) render(ticket);
       })
       .catch(() => {});
   }
@@ -271,7 +355,7 @@ function onFrame(f) {
 const ACTIVE = new Set(['waiting', 'notified', 'serving']);
 
 function statusSentence(t) {
-  const counter = t.counter ? `counter ${t.counter}` : 'the counter';
+  const counter = t.counter ? counterPhrase(t.counter) : 'the counter';
   switch (t.status) {
     case 'waiting':
       return `You're in line. We'll tell you when it's nearly your turn.`;
@@ -297,20 +381,25 @@ function statusSentence(t) {
 function render(t) {
   const prev = ticket;
   ticket = t;
-  if (saved && saved.number !== t.number) {
+  if (saved && (saved.number !== t.number || (t.label && saved.label !== t.label))) {
     saved.number = t.number;
+    saved.label = t.label || '';
     localStorage.setItem(STORE, JSON.stringify(saved));
   }
   const serving = t.status === 'serving';
   const active = ACTIVE.has(t.status);
   const waiting = t.status === 'waiting' || t.status === 'notified';
   ui.card.dataset.status = t.status;
-  $('t-number').textContent = String(t.number);
+  $('t-number').textContent = ticketName(t);
+  $('t-number').dataset.number = String(t.number);
+  $('t-number').classList.toggle('is-label', Boolean(t.label));
+  renderService(t);
   const sentence = statusSentence(t);
   // "Your turn" interrupts a screen reader; the rest waits for a pause.
   $('t-status').setAttribute('aria-live', serving && !t.checked_in_at ? 'assertive' : 'polite');
   if ($('t-status').textContent !== sentence) $('t-status').textContent = sentence;
-  $('t-now').textContent = t.now_serving ? String(t.now_serving) : '—';
+  const place = t.position ?? (waiting ? t.people_ahead + 1 : null);
+  $('t-place').textContent = waiting && place != null ? String(place) : '—';
   $('t-ahead').textContent = waiting ? String(t.people_ahead) : '—';
   $('t-wait').textContent = !waiting
     ? '—'
@@ -322,9 +411,9 @@ function render(t) {
   $('t-facts').hidden = !waiting;
 
   ui.turn.hidden = !(serving && !t.checked_in_at);
-  $('t-turn-counter').textContent = t.counter ? `Go to counter ${t.counter}` : 'Go to the counter';
+  $('t-turn-counter').textContent = t.counter ? `Go to ${counterPhrase(t.counter)}` : 'Go to the counter';
   $('t-checkin').hidden = !(serving && !t.checked_in_at);
-  $('t-checkin').textContent = t.counter ? `I'm at counter ${t.counter}` : `I'm at the counter`;
+  $('t-checkin').textContent = t.counter ? `I'm at ${counterPhrase(t.counter)}` : `I'm at the counter`;
   $('t-cancel').hidden = !active;
   $('t-new').hidden = active;
 
@@ -340,15 +429,26 @@ function render(t) {
   if (!active) stopLive();
 }
 
+// renderService names the ticket's service (when the office has several)
+// and its priority lane.
+function renderService(t) {
+  const services = office ? sortedServices(office) : [];
+  const svc = services.find((s) => s.code === t.service);
+  const parts = [];
+  if (svc && services.length > 1) parts.push(svc.name);
+  if (t.priority) parts.push(`Priority lane: ${priorityText(t.priority).toLowerCase()}`);
+  say($('t-service'), parts.join(' · '));
+}
+
 function titleFor(t) {
   switch (t.status) {
     case 'serving':
-      return t.checked_in_at ? `#${t.number} being served` : `Your turn! ${t.counter ? 'Counter ' + t.counter : ''} – #${t.number}`;
+      return t.checked_in_at ? `${ticketName(t)} being served` : `Your turn! ${t.counter ? counterName(t.counter) : ''} – ${ticketName(t)}`;
     case 'waiting':
     case 'notified':
-      return `#${t.number} · ${t.people_ahead} ahead – QueueLess`;
+      return `${ticketName(t)} · ${t.people_ahead} ahead – QueueLess`;
     default:
-      return `#${t.number} ${t.status} – QueueLess`;
+      return `${ticketName(t)} ${t.status} – QueueLess`;
   }
 }
 
@@ -406,7 +506,7 @@ async function checkIn() {
 
 function askCancel() {
   say($('t-error'), '');
-  $('cancel-title').textContent = `Cancel number ${ticket ? ticket.number : saved.number}?`;
+  $('cancel-title').textContent = `Cancel number ${ticket ? ticketName(ticket) : saved.label || saved.number}?`;
   ui.dialog.showModal();
 }
 
@@ -433,6 +533,7 @@ function forget() {
   stopLive();
   saved = null;
   ticket = null;
+  office = null;
   localStorage.removeItem(STORE);
 }
 
@@ -475,6 +576,35 @@ window.addEventListener('storage', (ev) => {
   }
 });
 
+// adoptLinked follows the ticket named in the address (?ticket=<id>): the
+// link on a printed slip. It becomes this phone's ticket, and the address
+// loses the id, so that a reload or a new number works as usual.
+async function adoptLinked() {
+  const params = new URLSearchParams(location.search);
+  const id = params.get('ticket');
+  if (id == null) return false;
+  params.delete('ticket');
+  const rest = params.toString();
+  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
+  if (saved && saved.id === id) return false;
+  try {
+    const t = await api('GET', `tickets/${encodeURIComponent(id)}`);
+    saved = { id: t.id, institution_id: t.institution_id, number: t.number, label: t.label || '', institution_name: '' };
+    localStorage.setItem(STORE, JSON.stringify(saved));
+    office = null;
+    openTicket(t);
+    return true;
+  } catch (err) {
+    const lost = err instanceof ApiError && (err.status === 404 || err.status === 400);
+    if (saved) openTicket(null);
+    else showPick(lost ? 'The number in that link is not known here. You can get a new one.' : errorText(err, { what: 'number' }));
+    return true;
+  }
+}
+
 saved = loadSaved();
-if (saved) openTicket(null);
-else showPick();
+adoptLinked().then((done) => {
+  if (done) return;
+  if (saved) openTicket(null);
+  else showPick();
+});

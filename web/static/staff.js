@@ -1,13 +1,17 @@
-// The staff console: sign in with a token, then run one office's line:
-// call next, recall, open/pause/close, the waiting list, announcements and
-// the audit trail, and the office's link to its own queue system. The token
-// lives in sessionStorage: it goes when the tab closes.
+// The staff console: sign in with a token, then run one office's lines:
+// call next (from a service or from the counter's services), call one
+// ticket out of turn, recall, change a ticket's priority, take a walk-in
+// and print its slip, open/pause/close the office and each service, the
+// waiting list, announcements and the audit trail, the office's link to its
+// own queue system, and (admin) its services and counters. The token lives
+// in sessionStorage: it goes when the tab closes.
 
 import { api, ApiError, errorText, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
-import { shortWait, statusText, el, say, clock, ago } from './format.js';
+import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, PRIORITIES, counterName, counterPhrase, sortedServices } from './format.js';
 import { Trail } from './trail.js';
 import { LinkCard } from './link.js';
+import { Setup } from './setup.js';
 
 const SESSION = 'queueless.staff';
 const COUNTER = 'queueless.counter';
@@ -28,7 +32,12 @@ const ui = {
   ok: $('console-ok'),
   counter: $('counter'),
   count: $('count'),
+  callFrom: $('call-from'),
   callSubmit: $('call-submit'),
+  services: $('services'),
+  walkinService: $('walkin-service'),
+  walkinPriority: $('walkin-priority'),
+  callDialog: $('call-dialog'),
   serving: $('serving'),
   waiting: $('waiting'),
   waitingMore: $('waiting-more'),
@@ -47,7 +56,17 @@ let refreshing = false;
 let refreshAgain = false;
 let refreshTimer = 0;
 let okTimer = 0;
+let particular = null; // the ticket the call dialog is about
 const link = new LinkCard(document.querySelector('#console .stats'), call);
+const setup = new Setup({
+  call: (method, path, body) =>
+    call(method, `institutions/${session.institution_id}${path ? `/${path}` : ''}`, { body }),
+  signedOut: (err) => err instanceof ApiError && err.status === 401 && (fail(err), true),
+  saved: (i) => {
+    if (newerInstitution(inst, i)) renderInstitution(i);
+    scheduleRefresh();
+  },
+});
 
 // ---------- helpers ----------
 
@@ -141,6 +160,7 @@ async function signIn(ev) {
 }
 
 function signOut(message) {
+  if (ui.callDialog.open) ui.callDialog.close();
   stopLive();
   trail?.stop();
   trail = null;
@@ -161,6 +181,8 @@ function enterConsole() {
   say(ui.error, '');
   say(ui.ok, '');
   inst = null;
+  setup.reset();
+  $('walkin-result').hidden = true;
   trail?.stop();
   const { token, institution_id: id } = session;
   trail = new Trail(ui.events, (after, limit) =>
@@ -222,6 +244,146 @@ function renderInstitution(i) {
     b.setAttribute('aria-pressed', String(b.dataset.status === i.status));
   }
   document.title = `${i.name} – QueueLess staff`;
+  renderServices(i);
+  renderCallFrom();
+  renderWalkin(i);
+  setup.show(i);
+}
+
+// ---------- services ----------
+
+function serviceName(code) {
+  const s = inst && (inst.services || []).find((x) => x.code === code);
+  return s ? s.name : code || '';
+}
+
+function renderServices(i) {
+  const services = sortedServices(i);
+  ui.services.replaceChildren(
+    ...services.map((s) => {
+      const next = s.status === 'open' ? 'paused' : 'open';
+      const btn = el('button', {
+        type: 'button',
+        class: 'secondary small',
+        'aria-label': `${next === 'open' ? 'Open' : 'Pause'} ${s.code} ${s.name}`,
+        text: next === 'open' ? 'Open' : 'Pause',
+      });
+      btn.addEventListener('click', () => setServiceStatus(s, next, btn));
+      const figures = [`${s.waiting_count} waiting`];
+      if (s.now_serving_label) figures.push(`now ${s.now_serving_label}`);
+      if (s.waiting_count > 0 && s.estimated_wait_seconds != null) figures.push(`wait ${shortWait(s.estimated_wait_seconds)}`);
+      if (s.daily_quota != null) figures.push(`quota ${s.daily_quota} a day`);
+      return el(
+        'li',
+        { dataset: { code: s.code, status: s.status } },
+        el('span', { class: 'svc-code', text: s.code }),
+        el(
+          'span',
+          { class: 'who' },
+          el('span', { class: 'svc-name', text: s.name }),
+          el('span', { class: 'hint', text: figures.join(' · ') }),
+        ),
+        el('span', { class: `badge ${s.status}`, text: statusText(s.status) }),
+        btn,
+      );
+    }),
+  );
+}
+
+async function setServiceStatus(s, status, button) {
+  button.disabled = true;
+  try {
+    const i = await call('PATCH', `institutions/${session.institution_id}/services/${encodeURIComponent(s.code)}`, {
+      body: { status },
+    });
+    if (newerInstitution(inst, i)) renderInstitution(i);
+    ok(`${s.code} ${s.name} is now ${statusText(status).toLowerCase()}.`);
+  } catch (err) {
+    fail(err, { what: 'service' });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// configuredCounter is the office's counter named like the console's, if
+// it is set up.
+function configuredCounter() {
+  const name = ui.counter.value.trim();
+  return name && inst ? (inst.counters || []).find((c) => c.name === name) || null : null;
+}
+
+// renderCallFrom offers: the counter's services (or every service, for a
+// counter not set up), then each service on its own.
+function renderCallFrom() {
+  if (!inst) return;
+  const was = ui.callFrom.value;
+  const counter = configuredCounter();
+  const services = sortedServices(inst);
+  const first =
+    counter && counter.services.length
+      ? `${counterName(counter.name)}'s services (${counter.services.join(', ')})`
+      : 'Every service, longest wait first';
+  ui.callFrom.replaceChildren(
+    el('option', { value: '', text: first }),
+    ...services.map((s) =>
+      el('option', {
+        value: s.code,
+        text: `${s.code} · ${s.name} (${s.waiting_count} waiting${s.status === 'open' ? '' : `, ${s.status}`})`,
+      }),
+    ),
+  );
+  ui.callFrom.value = services.some((s) => s.code === was) ? was : '';
+  // One service: nothing to choose.
+  ui.callFrom.closest('div').hidden = services.length < 2;
+}
+
+// ---------- walk-ins ----------
+
+function renderWalkin(i) {
+  const was = ui.walkinService.value;
+  const services = sortedServices(i).filter((s) => s.status !== 'closed');
+  ui.walkinService.replaceChildren(
+    ...services.map((s) =>
+      el('option', { value: s.code, text: `${s.code} · ${s.name}${s.status === 'open' ? '' : ` (${s.status})`}` }),
+    ),
+  );
+  if (services.some((s) => s.code === was)) ui.walkinService.value = was;
+  ui.walkinService.closest('div').hidden = services.length < 2;
+  const prioWas = ui.walkinPriority.value;
+  ui.walkinPriority.replaceChildren(
+    el('option', { value: '', text: 'None (regular line)' }),
+    ...PRIORITIES.map((p) => el('option', { value: p, text: priorityText(p) })),
+  );
+  ui.walkinPriority.value = prioWas;
+  $('walkin-prio-wrap').hidden = !(i.priority_run > 0);
+  $('walkin-submit').disabled = !services.length;
+}
+
+async function walkIn(ev) {
+  ev.preventDefault();
+  const body = {};
+  if (ui.walkinService.value) body.service = ui.walkinService.value;
+  if (ui.walkinPriority.value && inst && inst.priority_run > 0) body.priority = ui.walkinPriority.value;
+  const btn = $('walkin-submit');
+  btn.disabled = true;
+  try {
+    const t = await call('POST', `institutions/${session.institution_id}/tickets`, { body });
+    $('walkin-label').textContent = ticketName(t);
+    const what = [serviceName(t.service)];
+    if (t.priority) what.push(`priority: ${priorityText(t.priority).toLowerCase()}`);
+    $('walkin-what').textContent = what.filter(Boolean).join(' · ');
+    const slip = $('walkin-slip');
+    slip.href = pageURL(`t/${t.id}`).href;
+    slip.setAttribute('aria-label', `Print the slip of ${ticketName(t)}`);
+    $('walkin-result').hidden = false;
+    ok(`Gave number ${ticketName(t)} to a walk-in.`);
+    slip.focus();
+    scheduleRefresh();
+  } catch (err) {
+    fail(err, { what: 'service' });
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 // Lists follow the live stream; a burst of updates costs one refresh.
@@ -263,6 +425,7 @@ async function callNext(ev) {
   }
   const body = { count };
   if (counter) body.counter = counter;
+  if (ui.callFrom.value) body.service = ui.callFrom.value;
   localStorage.setItem(COUNTER, counter);
   ui.callSubmit.disabled = true;
   try {
@@ -278,13 +441,13 @@ async function callNext(ev) {
 }
 
 function numbers(list) {
-  return list.map((t) => t.number).join(', ');
+  return list.map(ticketName).join(', ');
 }
 
 function advanceText(res, counter) {
   const parts = [];
   if (res.called.length) {
-    parts.push(`Called ${numbers(res.called)}${counter ? ` to counter ${counter}` : ''}.`);
+    parts.push(`Called ${numbers(res.called)}${counter ? ` to ${counterPhrase(counter)}` : ''}.`);
   } else {
     parts.push('Nobody is waiting to be called.');
   }
@@ -297,12 +460,12 @@ async function recall(t, button) {
   button.disabled = true;
   try {
     await call('POST', `tickets/${t.id}/recall`);
-    ok(`Called ${t.number} again${t.counter ? ` to counter ${t.counter}` : ''}.`);
+    ok(`Called ${ticketName(t)} again${t.counter ? ` to ${counterPhrase(t.counter)}` : ''}.`);
     scheduleRefresh();
   } catch (err) {
     fail(err, {
       what: 'ticket',
-      invalidState: `Number ${t.number} is no longer at a counter, so it cannot be called again.`,
+      invalidState: `Number ${ticketName(t)} is no longer at a counter, so it cannot be called again.`,
     });
     scheduleRefresh();
   } finally {
@@ -358,18 +521,20 @@ async function loadServing() {
       const btn = el('button', {
         type: 'button',
         class: 'secondary small',
-        'aria-label': `Call number ${t.number} again`,
+        'aria-label': `Call number ${ticketName(t)} again`,
         text: 'Call again',
       });
       btn.addEventListener('click', () => recall(t, btn));
       return el(
         'li',
         {},
-        el('span', { class: 'num', text: String(t.number) }),
+        el('span', { class: 'num', text: ticketName(t) }),
         el(
           'span',
           { class: 'who' },
-          el('span', { text: t.counter ? `Counter ${t.counter}` : 'No counter given' }),
+          el('span', {
+            text: [t.counter ? counterName(t.counter) : 'No counter given', serviceName(t.service)].filter(Boolean).join(' · '),
+          }),
           el('span', {
             class: t.checked_in_at ? 'state in' : 'state',
             text: t.checked_in_at
@@ -384,11 +549,36 @@ async function loadServing() {
   );
 }
 
+// The waiting list's priority menus use short words, to fit the table.
+const SHORT_PRIORITY = { senior: 'Senior', pwd: 'PWD', pregnant: 'Pregnant', other: 'Other' };
+
 function waitingRow(t) {
+  const name = ticketName(t);
+  let prio;
+  if ((inst && inst.priority_run > 0) || t.priority) {
+    prio = el('select', { class: 'compact', 'aria-label': `Priority of ${name}` });
+    prio.append(
+      el('option', { value: '', text: 'Regular' }),
+      ...PRIORITIES.map((p) => el('option', { value: p, text: SHORT_PRIORITY[p] })),
+    );
+    prio.value = t.priority || '';
+    prio.addEventListener('change', () => setPriority(t, prio));
+  } else {
+    prio = '—';
+  }
+  const callBtn = el('button', {
+    type: 'button',
+    class: 'secondary small',
+    'aria-label': `Call ${name} out of turn`,
+    text: 'Call…',
+  });
+  callBtn.addEventListener('click', () => askCall(t));
   return el(
     'tr',
-    { dataset: { number: t.number } },
-    el('td', { class: 'num', text: String(t.number) }),
+    { dataset: { number: t.number, label: t.label || '' }, class: t.priority ? 'prio' : '' },
+    el('td', { class: 'num', title: `No. ${t.number}${t.source === 'staff' ? ', walk-in' : ''}`, text: name }),
+    el('td', { class: 'place', text: t.position != null ? String(t.position) : '—' }),
+    el('td', {}, prio),
     el(
       'td',
       {},
@@ -397,9 +587,77 @@ function waitingRow(t) {
         text: t.status === 'notified' ? 'near turn' : 'waiting',
       }),
     ),
-    el('td', { class: 'phone', text: t.phone || '—' }),
+    el('td', { class: 'phone', text: t.phone || (t.source === 'staff' ? 'walk-in' : '—') }),
     el('td', {}, el('time', { datetime: t.issued_at, title: clock(t.issued_at, true), text: ago(t.issued_at) })),
+    el('td', {}, callBtn),
   );
+}
+
+// ---------- one ticket: priority, a call out of turn ----------
+
+async function setPriority(t, select) {
+  const priority = select.value || null;
+  select.disabled = true;
+  try {
+    const res = await call('PATCH', `tickets/${t.id}`, { body: { priority } });
+    t.priority = res.priority;
+    ok(
+      res.priority
+        ? `${ticketName(res)} is now in the priority lane (${priorityText(res.priority).toLowerCase()}).`
+        : `${ticketName(res)} is now in the regular line.`,
+    );
+    scheduleRefresh();
+  } catch (err) {
+    select.value = t.priority || '';
+    fail(err, { what: 'ticket', invalidState: `${ticketName(t)} is no longer waiting.` });
+    scheduleRefresh();
+  } finally {
+    select.disabled = false;
+  }
+}
+
+function askCall(t) {
+  particular = t;
+  $('call-dialog-title').textContent = `Call ${ticketName(t)} out of turn`;
+  $('call-dialog-counter').value = ui.counter.value.trim();
+  $('call-dialog-reason').value = '';
+  say($('call-dialog-error'), '');
+  ui.callDialog.showModal();
+  $('call-dialog-reason').focus();
+}
+
+async function callParticular(ev) {
+  ev.preventDefault();
+  const t = particular;
+  if (!t) return;
+  const reason = $('call-dialog-reason').value.trim();
+  if (!reason) {
+    say($('call-dialog-error'), 'Give a reason: it is kept in the fairness log.');
+    $('call-dialog-reason').focus();
+    return;
+  }
+  const counter = $('call-dialog-counter').value.trim();
+  const body = { reason };
+  if (counter) body.counter = counter;
+  const btn = $('call-dialog-confirm');
+  btn.disabled = true;
+  try {
+    const res = await call('POST', `tickets/${t.id}/call`, { body });
+    ui.callDialog.close();
+    particular = null;
+    ok(`Called ${ticketName(res)}${res.counter ? ` to ${counterPhrase(res.counter)}` : ''} out of turn (${reason}).`);
+    scheduleRefresh();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) {
+      say($('call-dialog-error'), errorText(err));
+      return;
+    }
+    ui.callDialog.close();
+    fail(err, { what: 'ticket', invalidState: `${ticketName(t)} is no longer waiting, so it cannot be called out of turn.` });
+    scheduleRefresh();
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 async function loadWaiting() {
@@ -409,7 +667,7 @@ async function loadWaiting() {
   waitingNext = res.next_after;
   ui.waitingMore.hidden = waitingNext == null;
   if (!res.items.length) {
-    ui.waiting.replaceChildren(el('tr', {}, el('td', { colspan: '4', class: 'empty', text: 'Nobody is waiting.' })));
+    ui.waiting.replaceChildren(el('tr', {}, el('td', { colspan: '7', class: 'empty', text: 'Nobody is waiting.' })));
     return;
   }
   ui.waiting.replaceChildren(...res.items.map(waitingRow));
@@ -455,6 +713,10 @@ ui.signinForm.addEventListener('submit', signIn);
 $('signout').addEventListener('click', () => signOut(''));
 ui.switcher.addEventListener('change', () => switchTo(Number(ui.switcher.value)));
 $('call-form').addEventListener('submit', callNext);
+ui.counter.addEventListener('input', renderCallFrom);
+$('walkin-form').addEventListener('submit', walkIn);
+$('call-dialog-form').addEventListener('submit', callParticular);
+$('call-dialog-cancel').addEventListener('click', () => ui.callDialog.close());
 $('announce-form').addEventListener('submit', announce);
 ui.announceText.addEventListener('input', updateLeft);
 ui.waitingMore.addEventListener('click', loadMoreWaiting);

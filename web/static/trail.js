@@ -1,7 +1,7 @@
 // Trail shows an office's recent activity: the newest entries of the audit
 // trail, which the contract serves oldest first, then whatever follows.
 
-import { statusText, el, clock } from './format.js';
+import { statusText, el, clock, priorityText } from './format.js';
 
 const SHOWN = 40;
 const PAGE = 500;
@@ -136,15 +136,23 @@ function actorText(actor) {
 
 /** eventText says an audit event in words. */
 export function eventText(e) {
-  const n = e.number != null ? `#${e.number}` : '';
   const d = e.data || {};
+  const n = d.label || (e.number != null ? `#${e.number}` : '');
   switch (e.kind) {
     case 'ticket.joined':
       return `${n} joined the line`;
     case 'ticket.notified':
       return `${n} told their turn is near`;
-    case 'ticket.called':
-      return `${n} called${d.counter ? ` to counter ${d.counter}` : ''}`;
+    case 'ticket.called': {
+      const why = d.reason && !['in_order', 'priority'].includes(d.reason) ? ` out of turn (${d.reason})` : '';
+      return `${n} called${d.counter ? ` to counter ${d.counter}` : ''}${why}`;
+    }
+    case 'ticket.priority':
+      return d.to ? `${n} moved to the priority lane (${priorityText(d.to).toLowerCase()})` : `${n} moved to the regular line`;
+    case 'institution.services':
+      return 'Services changed';
+    case 'institution.counters':
+      return 'Counters changed';
     case 'ticket.recalled':
       return `${n} called again`;
     case 'ticket.checked_in':

@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/queueless/queueless/jobs"
+	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/webhooks"
+)
+
+// JobsConfig tunes durable jobs and webhook deliveries.
+type JobsConfig struct {
+	Workers          int
+	RescueAfter      time.Duration
+	WebhookTimeout   time.Duration
+	WebhookAttempts  int
+	WebhookRetryBase time.Duration
+}
+
+func init() {
+	envVars = append(envVars,
+		envVar{"JOBS_WORKERS", "10", "durable jobs (webhook deliveries, texts, pushes) one instance works at once per queue (0..1000; 0: this instance only enqueues, others deliver)", intVar(func(c *Config) *int { return &c.Jobs.Workers }, 0, 1000)},
+		envVar{"JOBS_RESCUE_AFTER", "2m", "how long a job may run before River's leader hands it to another worker, e.g. after its instance died (1s..24h; more than WEBHOOK_TIMEOUT + 5s)", durationVar(func(c *Config) *time.Duration { return &c.Jobs.RescueAfter }, time.Second, 24*time.Hour)},
+		envVar{"WEBHOOK_TIMEOUT", "10s", "deadline of one webhook POST (100ms..1m); a receiver slower than this counts as failed and is retried", durationVar(func(c *Config) *time.Duration { return &c.Jobs.WebhookTimeout }, 100*time.Millisecond, time.Minute)},
+		envVar{"WEBHOOK_MAX_ATTEMPTS", "10", "attempts of a webhook delivery before it is kept as failed (8..25)", intVar(func(c *Config) *int { return &c.Jobs.WebhookAttempts }, 8, 25)},
+		envVar{"WEBHOOK_RETRY_BASE", "1m", "wait after a delivery's first failed attempt, doubling each time up to 6h, ±20% jitter (10ms..1h); with the default, 8 attempts span at least 101 minutes. Lower it only in tests", durationVar(func(c *Config) *time.Duration { return &c.Jobs.WebhookRetryBase }, 10*time.Millisecond, time.Hour)},
+	)
+}
+
+// validateJobs checks what no single variable can.
+func (c *Config) validateJobs() error {
+	if c.Jobs.RescueAfter <= c.Jobs.WebhookTimeout+5*time.Second {
+		return fmt.Errorf("JOBS_RESCUE_AFTER (%s) must be more than WEBHOOK_TIMEOUT (%s) + 5s, or a slow delivery would be sent twice at once", c.Jobs.RescueAfter, c.Jobs.WebhookTimeout)
+	}
+	return nil
+}
+
+// setupJobs builds the webhooks and the River client of the mode (River
+// over the same PostgreSQL pool, or over an in-memory SQLite database) and
+// makes the store hand every change to the webhooks' outbox inside its
+// transaction.
+func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
+	if err := a.cfg.validateJobs(); err != nil {
+		return err
+	}
+	c := a.cfg.Jobs
+	var hooks webhooks.Store
+	if a.pool != nil {
+		hooks = webhooks.NewPostgresStore(a.pool)
+	} else {
+		hooks = webhooks.NewMemoryStore()
+	}
+	a.Webhooks = webhooks.NewService(hooks, webhooks.Config{
+		Timeout: c.WebhookTimeout, MaxAttempts: c.WebhookAttempts, Logger: a.log,
+		Backoff: jobs.Backoff{Base: c.WebhookRetryBase, Max: 6 * time.Hour, Jitter: 0.2},
+	})
+	reg := jobs.NewRegistry()
+	a.Webhooks.RegisterWorker(reg)
+	jc := jobs.Config{Workers: c.Workers, RescueAfter: c.RescueAfter, Logger: a.log}
+	var err error
+	if a.pool != nil {
+		a.Jobs, err = jobs.NewPostgres(a.pool, reg, jc)
+	} else {
+		a.Jobs, err = jobs.NewEmbedded(ctx, reg, jc)
+	}
+	if err != nil {
+		return err
+	}
+	jobsClient := a.Jobs
+	a.closers = append(a.closers, func(ctx context.Context) {
+		if err := jobsClient.Close(ctx); err != nil {
+			a.log.Warn("stop jobs", "error", err.Error())
+		}
+	})
+	a.Webhooks.SetJobs(a.Jobs)
+	o, ok := store.(interface{ SetOutbox(queue.Outbox) })
+	if !ok {
+		return fmt.Errorf("store %T takes no outbox", store)
+	}
+	o.SetOutbox(a.Webhooks)
+	return nil
+}
+
+// mountJobs adds the webhook routes.
+func (a *App) mountJobs() {
+	a.HTTP.MountWebhooks(a.Webhooks)
+}
+
+// startJobs starts working jobs. River's own context is not the workers'
+// one: cancelling it would cut running deliveries short, and Close stops
+// River gracefully within the shutdown timeout instead.
+func (a *App) startJobs(ctx context.Context) error {
+	return a.Jobs.Start(context.WithoutCancel(ctx))
+}
