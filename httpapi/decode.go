@@ -27,10 +27,19 @@ const maxJSONDepth = 16
 
 // readBody returns the request body, checked for size, content type and
 // UTF-8. An empty body is returned as nil.
+//
+// Every request that may change something (every POST, PUT and PATCH
+// reads its body here) must say Content-Type: application/json, body or
+// not: a browser sends a cross-site form or a text/plain fetch without a
+// CORS preflight, so that any web page could otherwise make its visitors
+// take numbers, cancel tickets or check in.
 func readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
+	}
+	if !isJSON(r.Header.Get(echo.HeaderContentType)) {
+		return nil, &httpError{status: http.StatusUnsupportedMediaType, err: queue.Errorf(queue.CodeInvalid, "Content-Type must be application/json")}
 	}
 	// The request's context does not interrupt a read: the connection's
 	// read deadline cuts off a client that sends its body a byte at a time.
@@ -58,18 +67,19 @@ func readBody(c echo.Context) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
-	if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != echo.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-			return nil, &httpError{status: http.StatusUnsupportedMediaType, err: queue.Errorf(queue.CodeInvalid, "Content-Type must be application/json")}
-		}
-	} else {
-		return nil, &httpError{status: http.StatusUnsupportedMediaType, err: queue.Errorf(queue.CodeInvalid, "Content-Type must be application/json")}
-	}
 	if !utf8.Valid(body) {
 		return nil, invalid("the request body is not valid UTF-8")
 	}
 	return body, nil
+}
+
+// isJSON reports whether a Content-Type is application/json or a +json type.
+func isJSON(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"))
 }
 
 func tooLarge() error {
@@ -102,11 +112,40 @@ func decodeJSON(body []byte, v any) error {
 
 // decodeBody reads and decodes the request body into v.
 func decodeBody(c echo.Context, v any) error {
-	body, err := readBody(c)
+	body, err := requestBody(c)
 	if err != nil {
 		return err
 	}
 	return decodeJSON(body, v)
+}
+
+// bodyKey holds a request's body once read, as a bufferedBody.
+const bodyKey = "queueless.body"
+
+type bufferedBody struct{ b []byte }
+
+// requestBody is readBody, once per request: middleware and handler share
+// what it read.
+func requestBody(c echo.Context) ([]byte, error) {
+	if b, ok := c.Get(bodyKey).(bufferedBody); ok {
+		return b.b, nil
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	c.Set(bodyKey, bufferedBody{body})
+	return body, nil
+}
+
+// bufferBody reads the body before the next handlers run.
+func bufferBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := requestBody(c); err != nil {
+			return err
+		}
+		return next(c)
+	}
 }
 
 // checkShape rejects a body that is not an object, nests too deep, repeats

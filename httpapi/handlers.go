@@ -42,22 +42,44 @@ type joinBody struct {
 	Priority          *string `json:"priority"`
 }
 
-func (s *Server) join(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
+// joinRequest decodes and validates the join's body and headers.
+func joinRequest(c echo.Context) (queue.JoinRequest, error) {
 	var b joinBody
 	if err := decodeBody(c, &b); err != nil {
-		return err
+		return queue.JoinRequest{}, err
 	}
 	req := queue.JoinRequest{Phone: b.Phone, IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), Service: b.Service}
 	if b.Priority != nil {
 		p, err := queue.ParsePriority(*b.Priority)
 		if err != nil {
-			return err
+			return req, err
 		}
 		req.Priority = &p
+	}
+	if b.NearTurnThreshold != nil {
+		if *b.NearTurnThreshold == 0 {
+			return req, invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
+		}
+		req.Threshold = *b.NearTurnThreshold
+	}
+	if _, set := c.Request().Header["Idempotency-Key"]; set && req.IdempotencyKey == "" {
+		return req, invalid("Idempotency-Key must be 1 to 64 printable ASCII characters")
+	}
+	checked := req // Validate fills in defaults; the service does it again
+	if err := checked.Validate(); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+func (s *Server) join(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	req, err := joinRequest(c)
+	if err != nil {
+		return err
 	}
 	meta := citizen(c)
 	if p, ok := c.Get("principal").(auth.Principal); ok {
@@ -66,15 +88,6 @@ func (s *Server) join(c echo.Context) error {
 			return err
 		}
 		req.Source, meta = queue.SourceStaff, staffMeta(c)
-	}
-	if b.NearTurnThreshold != nil {
-		if *b.NearTurnThreshold == 0 {
-			return invalid("near_turn_threshold must be an integer from %d to %d", queue.MinThreshold, queue.MaxThreshold)
-		}
-		req.Threshold = *b.NearTurnThreshold
-	}
-	if _, set := c.Request().Header["Idempotency-Key"]; set && req.IdempotencyKey == "" {
-		return invalid("Idempotency-Key must be 1 to 64 printable ASCII characters")
 	}
 	res, err := s.q.Join(c.Request().Context(), id, req, meta)
 	if err != nil {

@@ -1,15 +1,21 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
 
 	"github.com/queueless/queueless/internal/app"
 	"github.com/queueless/queueless/internal/testapp"
@@ -28,8 +34,9 @@ type hostile struct {
 }
 
 // sendHostile sends h without any of testapp's conveniences: Content-Type
-// is application/json when there is a body unless h.header sets it ("" to
-// send none), and empty header values are sent.
+// is application/json when there is a body or the method is POST, PUT or
+// PATCH, unless h.header sets it ("" to send none), and empty header values
+// are sent.
 func sendHostile(t *testing.T, s *testapp.Server, h hostile) testapp.Response {
 	t.Helper()
 	var body io.Reader
@@ -48,7 +55,7 @@ func sendHostile(t *testing.T, s *testapp.Server, h hostile) testapp.Response {
 	if err != nil {
 		t.Fatalf("build request: %v", err)
 	}
-	if body != nil {
+	if body != nil || h.method == "POST" || h.method == "PUT" || h.method == "PATCH" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range h.header {
@@ -170,7 +177,24 @@ func TestHostileRequests(t *testing.T) {
 			{name: "text/plain", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "text/plain"), status: 415, code: "invalid_request"},
 			{name: "no content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", ""), status: 415, code: "invalid_request"},
 			{name: "malformed content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "application/json;;;=="), status: 415, code: "invalid_request"},
+			// A browser sends these cross-site without a CORS preflight: any
+			// web page could make its visitors take numbers or cancel tickets.
+			{name: "cross-site text/plain join, empty body", method: "POST", path: join, header: map[string]string{"Content-Type": "text/plain", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "cross-site form join, empty body", method: "POST", path: join, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "cross-site multipart join", method: "POST", path: join, body: "--b\r\n\r\n--b--\r\n", header: map[string]string{"Content-Type": "multipart/form-data; boundary=b", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "join without content type or body", method: "POST", path: join, header: withHeader("Content-Type", ""), status: 415, code: "invalid_request"},
+			{name: "cancel without content type", method: "POST", path: ticket + missing + "/cancel", header: map[string]string{"Content-Type": "", "Origin": "https://popular.example"}, status: 415, code: "invalid_request"},
+			{name: "check-in as text/plain", method: "POST", path: ticket + missing + "/check-in", header: withHeader("Content-Type", "text/plain"), status: 415, code: "invalid_request"},
+			{name: "patch without content type", method: "PATCH", path: inst, header: map[string]string{"Content-Type": "", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
 			{name: "+json content type", method: "POST", path: join, body: `{}`, header: withHeader("Content-Type", "application/vnd.queueless+json"), status: 201},
+			// v1.1's changing routes (services, counters, calls, priority,
+			// walk-ins) obey the same rule.
+			{name: "services as text/plain", method: "PUT", path: inst + "/services", body: `{"services":[{"code":"A","name":"A"}]}`, header: map[string]string{"Content-Type": "text/plain", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
+			{name: "service patch without content type", method: "PATCH", path: inst + "/services/A", body: `{"name":"B"}`, header: map[string]string{"Content-Type": "", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
+			{name: "counters as a form", method: "PUT", path: inst + "/counters", body: `counters=1`, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
+			{name: "call without content type", method: "POST", path: ticket + missing + "/call", header: map[string]string{"Content-Type": "", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
+			{name: "ticket patch as text/plain", method: "PATCH", path: ticket + missing, body: `{"priority":null}`, header: map[string]string{"Content-Type": "text/plain", "Authorization": admin["Authorization"]}, status: 415, code: "invalid_request"},
+			{name: "walk-in as text/plain", method: "POST", path: join, header: map[string]string{"Content-Type": "text/plain", "Authorization": bearer["Authorization"]}, status: 415, code: "invalid_request"},
 			{name: "body over 64 KiB", method: "POST", path: join, body: `{"phone":"` + strings.Repeat("0", 70000) + `"}`, status: 413, code: "too_large"},
 			{name: "chunked body over 64 KiB", method: "POST", path: join, body: io.Reader(strings.NewReader(`{"phone":"` + strings.Repeat("0", 70000) + `"}`)), status: 413, code: "too_large"},
 			{name: "body of exactly 64 KiB", method: "POST", path: join, body: `{}` + strings.Repeat(" ", 64<<10-2), status: 201},
@@ -373,4 +397,274 @@ func TestSecurityHeaders(t *testing.T) {
 	if !strings.Contains(r.Header.Get("Strict-Transport-Security"), "max-age=") {
 		t.Fatalf("HSTS behind a TLS proxy: %q", r.Header.Get("Strict-Transport-Security"))
 	}
+}
+
+// abuse is an attack that takes more than one request: a flood, a slow
+// sender, a lock-out. Each runs against its own server, in every mode,
+// configured by opts (on top of testapp's: throttles off, admission off).
+type abuse struct {
+	name string
+	opts []testapp.Option
+	run  func(t *testing.T, s *testapp.Server)
+}
+
+// TestHostileAbuse is the table of attacks that a single request cannot
+// show: each names what it tries and checks the server holds.
+func TestHostileAbuse(t *testing.T) {
+	t.Parallel()
+	timeout := func(d time.Duration) testapp.Option { return func(c *app.Config) { c.RequestTimeout = d } }
+	admission := func(n int) testapp.Option { return func(c *app.Config) { c.JoinMaxInFlight = n } }
+	rate := func(field func(c *app.Config) *limiter.Rate, r string) testapp.Option {
+		return func(c *app.Config) {
+			lr, err := limiter.NewRateFromFormatted(r)
+			if err != nil {
+				panic(err)
+			}
+			*field(c) = lr
+		}
+	}
+	phoneRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinPhoneRate }, r)
+	}
+	instRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinRate }, r)
+	}
+	addressRate := func(r string) testapp.Option {
+		return rate(func(c *app.Config) *limiter.Rate { return &c.JoinAddressRate }, r)
+	}
+	proxied := func(c *app.Config) {
+		for _, cidr := range []string{"127.0.0.1/32", "::1/128"} {
+			_, n, _ := net.ParseCIDR(cidr)
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	}
+	wsCaps := func(perAddr, total int) testapp.Option {
+		return func(c *app.Config) { c.WSMaxPerIP, c.WSMaxConns = perAddr, total }
+	}
+	from := func(addr string) map[string]string { return map[string]string{"X-Forwarded-For": addr} }
+
+	cases := []abuse{
+		{name: "made-up methods and paths add no metric series", run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 40 {
+				method := fmt.Sprintf("QL%dMADEUP%s", i, strings.Repeat("X", 2000))
+				r := sendHostile(t, s, hostile{method: method, path: testapp.Path("/api/v1/institutions/%d/tickets", id)})
+				wantError(t, r, http.StatusMethodNotAllowed, "invalid_request")
+				r = sendHostile(t, s, hostile{method: method, path: fmt.Sprintf("/made/up/path/%d", i)})
+				if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
+					t.Fatalf("%.20s on an unknown path: %d", method, r.Status)
+				}
+			}
+			m := s.Do(testapp.Request{Method: "GET", Path: "/metrics"})
+			if bytes.Contains(m.Body, []byte("MADEUP")) || bytes.Contains(m.Body, []byte("/made/up/path")) {
+				t.Fatalf("/metrics holds a method or path a client made up (%d bytes)", len(m.Body))
+			}
+			series := 0
+			for _, line := range strings.Split(string(m.Body), "\n") {
+				if strings.HasPrefix(line, "queueless_http_request_duration_seconds_count{") {
+					series++
+				}
+			}
+			if series > 10 {
+				t.Fatalf("%d latency series after 80 made-up requests, want a handful", series)
+			}
+		}},
+		{name: "join with Upgrade: websocket and a body sent a byte at a time", opts: []testapp.Option{timeout(time.Second)}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			status, took := slowRequest(t, s, "POST", testapp.Path("/api/v1/institutions/%d/tickets", id),
+				map[string]string{"Upgrade": "websocket", "Connection": "Upgrade", "Content-Type": "application/json"}, 8*time.Second)
+			if status != http.StatusBadRequest || took > 4*time.Second {
+				t.Fatalf("slow join with an Upgrade header: status %d after %s, want 400 by the 1s request deadline", status, took)
+			}
+		}},
+		{name: "GET with a body sent a byte at a time", opts: []testapp.Option{timeout(time.Second)}, run: func(t *testing.T, s *testapp.Server) {
+			status, took := slowRequest(t, s, "GET", "/api/v1/institutions", nil, 8*time.Second)
+			if status == 0 || took > 5*time.Second {
+				t.Fatalf("slow GET body: status %d after %s, want an answer or a close within the read deadline (1s + 1s)", status, took)
+			}
+		}},
+		{name: "slowly sent joins hold no admission slot", opts: []testapp.Option{timeout(2 * time.Second), admission(2)}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			path := testapp.Path("/api/v1/institutions/%d/tickets", id)
+			done := make(chan struct{})
+			for range 4 {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					slowRequest(t, s, "POST", path, map[string]string{"Content-Type": "application/json"}, 8*time.Second)
+				}()
+			}
+			time.Sleep(500 * time.Millisecond) // the slow ones are in, sending
+			for range 3 {
+				if r := s.Do(testapp.Request{Method: "POST", Path: path, Body: map[string]any{}}); r.Status != http.StatusCreated {
+					t.Fatalf("join beside slow senders (JOIN_MAX_IN_FLIGHT=2): %d %s", r.Status, r.Body)
+				}
+			}
+			for range 4 {
+				<-done
+			}
+		}},
+		{name: "joins to missing institutions with a stranger's phone", opts: []testapp.Option{phoneRate("3-H"), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			const stranger = `{"phone":"09175550123"}`
+			for i := range 10 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", 900000+i), body: stranger, header: from("198.51.100.7")})
+				wantError(t, r, http.StatusNotFound, "not_found")
+			}
+			a, b, c := s.CreateInstitution(nil), s.CreateInstitution(nil), s.CreateInstitution(nil)
+			// Joins refused before they are tried count for nothing either.
+			for range 5 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", a),
+					body: `{"phone":"09175550123","near_turn_threshold":99}`, header: from("198.51.100.7")})
+				wantError(t, r, http.StatusBadRequest, "invalid_request")
+			}
+			for _, id := range []int64{a, b, c} {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), body: stranger, header: from("198.51.100.8")})
+				if r.Status != http.StatusCreated {
+					t.Fatalf("the phone's own join at %d after a stranger's 15 refused ones: %d %s", id, r.Status, r.Body)
+				}
+			}
+			// The limit itself still holds for joins that are tried.
+			d := s.CreateInstitution(nil)
+			r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", d), body: stranger, header: from("198.51.100.8")})
+			wantError(t, r, http.StatusTooManyRequests, "rate_limited")
+		}},
+		{name: "random institution ids from one address", opts: []testapp.Option{addressRate("20-M"), instRate("5-M"), phoneRate("10-H"), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 20 {
+				r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", 7000000+i*7919),
+					body: fmt.Sprintf(`{"phone":"0917%07d"}`, i), header: from("203.0.113.9")})
+				wantError(t, r, http.StatusNotFound, "not_found")
+			}
+			r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), header: from("203.0.113.9")})
+			wantError(t, r, http.StatusTooManyRequests, "rate_limited")
+			if r.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			if r := sendHostile(t, s, hostile{method: "POST", path: testapp.Path("/api/v1/institutions/%d/tickets", id), header: from("203.0.113.10")}); r.Status != http.StatusCreated {
+				t.Fatalf("join from another address: %d %s", r.Status, r.Body)
+			}
+			if s.Config.RedisURL != "" {
+				opts, err := redis.ParseURL(s.Config.RedisURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rc := redis.NewClient(opts)
+				defer rc.Close()
+				keys, err := rc.Keys(context.Background(), s.Config.RedisPrefix+"*").Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(keys) > 4 {
+					t.Fatalf("%d throttle keys in Redis after 20 joins to made-up institutions from one address, want a few: %v", len(keys), keys)
+				}
+			}
+		}},
+		{name: "live streams from one IPv6 /64", opts: []testapp.Option{wsCaps(2, 0), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+				if status := dialLive(t, s, id, addr); status != http.StatusSwitchingProtocols {
+					t.Fatalf("stream from %s: %d", addr, status)
+				}
+			}
+			if status := dialLive(t, s, id, "2001:db8:1:2:ffff:ffff:ffff:ffff"); status != http.StatusTooManyRequests {
+				t.Fatalf("third stream from one /64 (WS_MAX_PER_IP=2): %d, want 429", status)
+			}
+			if status := dialLive(t, s, id, "2001:db8:1:3::1"); status != http.StatusSwitchingProtocols {
+				t.Fatalf("stream from the next /64: %d", status)
+			}
+		}},
+		{name: "live streams past WS_MAX_CONNS", opts: []testapp.Option{wsCaps(0, 3), proxied}, run: func(t *testing.T, s *testapp.Server) {
+			id := s.CreateInstitution(nil)
+			for i := range 3 {
+				if status := dialLive(t, s, id, fmt.Sprintf("192.0.2.%d", i+1)); status != http.StatusSwitchingProtocols {
+					t.Fatalf("stream %d of 3: %d", i+1, status)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+testapp.Path("/api/v1/institutions/%d/live", id),
+				&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {"192.0.2.99"}}})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("fourth stream with WS_MAX_CONNS=3: %v %v, want 503 with Retry-After", resp, err)
+			}
+			m := s.Do(testapp.Request{Method: "GET", Path: "/metrics"})
+			if !bytes.Contains(m.Body, []byte("queueless_live_connections_limit 3")) || !bytes.Contains(m.Body, []byte(`queueless_live_refused_total{reason="instance_cap"} 1`)) {
+				t.Fatal("/metrics does not show the cap and the refusal")
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, mode := range testapp.Modes {
+				t.Run(string(mode), func(t *testing.T) {
+					t.Parallel()
+					c.run(t, testapp.Start(t, mode, c.opts...))
+				})
+			}
+		})
+	}
+}
+
+// slowRequest sends a request whose declared 1000-byte body comes one byte
+// every 200ms, and returns the status of the answer (0 for none: the
+// server closed the connection or wait passed) and how long it took.
+func slowRequest(t *testing.T, s *testapp.Server, method, path string, header map[string]string, wait time.Duration) (int, time.Duration) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var head strings.Builder
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n", method, path, strings.TrimPrefix(s.URL, "http://"))
+	for k, v := range header {
+		fmt.Fprintf(&head, "%s: %s\r\n", k, v)
+	}
+	head.WriteString("\r\n{")
+	start := time.Now()
+	if _, err := conn.Write([]byte(head.String())); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(start.Add(wait))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, time.Since(start)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start)
+}
+
+// dialLive opens a live stream of institution id as client addr (through
+// the trusted proxy), kept open until the test ends, and returns the
+// status of the answer: 101 when upgraded.
+func dialLive(t *testing.T, s *testapp.Server, id int64, addr string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+testapp.Path("/api/v1/institutions/%d/live", id),
+		&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {addr}}})
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial live as %s: %v", addr, err)
+		}
+		return resp.StatusCode
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return resp.StatusCode
 }

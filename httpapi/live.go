@@ -17,7 +17,8 @@ type LiveConfig struct {
 	// AllowedOrigins may open streams from a browser besides the server's
 	// own origin (ALLOWED_ORIGINS).
 	AllowedOrigins []string
-	// RetryAfterSeconds is sent with a 429 for too many connections [5].
+	// RetryAfterSeconds is sent with a 429 for too many connections from
+	// an address, and a 503 for too many on this instance [5].
 	RetryAfterSeconds int
 	// MaxPerAddr is reported in X-RateLimit-Limit with that 429.
 	MaxPerAddr int
@@ -47,7 +48,7 @@ func (l *live) institution(c echo.Context) error {
 	if err := l.check(c); err != nil {
 		return err
 	}
-	sub, err := l.cfg.Hub.SubscribeInstitution(c.Request().Context(), id, c.RealIP())
+	sub, err := l.cfg.Hub.SubscribeInstitution(c.Request().Context(), id, addressKey(c.RealIP()))
 	if err != nil {
 		return l.refused(c, err)
 	}
@@ -63,7 +64,7 @@ func (l *live) ticket(c echo.Context) error {
 	if err := l.check(c); err != nil {
 		return err
 	}
-	sub, err := l.cfg.Hub.SubscribeTicket(c.Request().Context(), id, c.RealIP())
+	sub, err := l.cfg.Hub.SubscribeTicket(c.Request().Context(), id, addressKey(c.RealIP()))
 	if err != nil {
 		return l.refused(c, err)
 	}
@@ -83,7 +84,12 @@ func (l *live) check(c echo.Context) error {
 	return nil
 }
 
+// refused answers a subscription the hub refused. Connections are
+// counted per client address as joins are (an IPv6 client by its /64).
 func (l *live) refused(c echo.Context, err error) error {
+	if errors.Is(err, hub.ErrTooManyLive) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(l.cfg.RetryAfterSeconds))
+	}
 	if errors.Is(err, hub.ErrTooManyConnections) {
 		h := c.Response().Header()
 		h.Set("Retry-After", strconv.Itoa(l.cfg.RetryAfterSeconds))

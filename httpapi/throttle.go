@@ -1,11 +1,9 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -28,9 +26,15 @@ type ThrottleConfig struct {
 	// Store counts joins: the limiter's Redis store, shared by every
 	// instance, or its memory store.
 	Store limiter.Store
-	// AddressRate limits joins per client address per institution,
-	// PhoneRate per phone number; a zero Limit turns one off.
-	AddressRate, PhoneRate limiter.Rate
+	// AnyRate limits joins per client address whatever the institution,
+	// AddressRate per client address per institution, PhoneRate per phone
+	// number; a zero Limit turns one off.
+	AnyRate, AddressRate, PhoneRate limiter.Rate
+	// Exists reports whether an institution exists (nil) or not (a
+	// not_found error). Only joins to institutions that exist are counted
+	// per institution or per phone. Institutions are never deleted, so a
+	// yes is remembered. Nil: not checked.
+	Exists func(ctx context.Context, id int64) error
 	// StoreTimeout bounds one call to Store; default 1s.
 	StoreTimeout time.Duration
 	// ProbeInterval is how often, while Store fails, one join tries it
@@ -41,9 +45,18 @@ type ThrottleConfig struct {
 	Registerer prometheus.Registerer
 }
 
-// JoinThrottle limits joins per client address per institution and per
-// phone number, answering 429 rate_limited with Retry-After and the
-// X-RateLimit-* headers.
+// JoinThrottle limits joins per client address (across institutions, and
+// per institution) and per phone number, answering 429 rate_limited with
+// Retry-After and the X-RateLimit-* headers.
+//
+// What it counts is chosen so that nobody can spend another's allowance
+// and keys stay bounded: the address limit across institutions counts
+// every join (a made-up institution id costs a try too, and needs no key
+// of its own); the per-institution limit counts only joins to institutions
+// that exist; the phone limit counts only joins that are really tried,
+// after admission control and with a body the join would accept. Ten
+// joins with someone's number to institutions that do not exist lock
+// nobody out.
 //
 // It never fails a join because its store does: when the store (Redis)
 // errs or is slow, each instance limits on its own with a token bucket of
@@ -57,6 +70,7 @@ type ThrottleConfig struct {
 type JoinThrottle struct {
 	cfg         ThrottleConfig
 	log         *slog.Logger
+	any         *throttleRule // nil when off
 	address     *throttleRule // nil when off
 	phone       *throttleRule // nil when off
 	degraded    atomic.Bool
@@ -64,7 +78,13 @@ type JoinThrottle struct {
 	degradedG   prometheus.Gauge
 	storeErrors prometheus.Counter
 	throttled   *prometheus.CounterVec
+
+	known     sync.Map // int64 -> struct{}: institutions seen to exist
+	knownSize atomic.Int64
 }
+
+// maxKnown bounds the institutions remembered to exist.
+const maxKnown = 100_000
 
 // throttleRule is one limit with its local stand-in.
 type throttleRule struct {
@@ -85,6 +105,9 @@ func NewJoinThrottle(cfg ThrottleConfig) *JoinThrottle {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &JoinThrottle{cfg: cfg, log: cfg.Logger}
+	if cfg.AnyRate.Limit > 0 {
+		t.any = &throttleRule{name: "address_any", rate: cfg.AnyRate, local: newLocalLimiter(cfg.AnyRate)}
+	}
 	if cfg.AddressRate.Limit > 0 {
 		t.address = &throttleRule{name: "address", rate: cfg.AddressRate, local: newLocalLimiter(cfg.AddressRate)}
 	}
@@ -101,7 +124,7 @@ func NewJoinThrottle(cfg ThrottleConfig) *JoinThrottle {
 	})
 	t.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "queueless_join_throttled_total",
-		Help: "Joins refused with 429, by the limit that refused them (address, phone).",
+		Help: "Joins refused with 429, by the limit that refused them (address_any, address, phone).",
 	}, []string{"limit"})
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(t.degradedG, t.storeErrors, t.throttled)
@@ -109,43 +132,95 @@ func NewJoinThrottle(cfg ThrottleConfig) *JoinThrottle {
 	return t
 }
 
-// Middleware throttles the join route: by address before the body is read,
-// then by the phone number in the body.
+// Middleware throttles the join route by client address: across
+// institutions first, then, for an institution that exists, per
+// institution. It goes before admission control; PhoneMiddleware after it.
 func (t *JoinThrottle) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
-		var shown *verdict // the limit the X-RateLimit-* headers describe
-		if t.address != nil {
-			id, err := pathID(c, "id")
-			if err != nil {
-				return err // the handler would refuse it the same way
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err // the handler would refuse it the same way
+		}
+		addr := addressKey(c.RealIP())
+		if t.any != nil {
+			v := t.check(ctx, t.any, "join:any:"+addr)
+			if v.reached {
+				return t.refuse(c, t.any, v, "Too many joins from your network")
 			}
-			v := t.check(ctx, t.address, "join:addr:"+strconv.FormatInt(id, 10)+":"+addressKey(c.RealIP()))
+			t.show(c, v)
+		}
+		if err := t.exists(ctx, id); err != nil {
+			return err
+		}
+		if t.address != nil {
+			v := t.check(ctx, t.address, "join:addr:"+strconv.FormatInt(id, 10)+":"+addr)
 			if v.reached {
 				return t.refuse(c, t.address, v, "Too many joins from your network for this institution")
 			}
-			shown = &v
-		}
-		if t.phone != nil {
-			phone, err := peekPhone(c)
-			if err != nil {
-				return err
-			}
-			if phone != "" {
-				v := t.check(ctx, t.phone, "join:phone:"+phoneKey(phone))
-				if v.reached {
-					return t.refuse(c, t.phone, v, "Too many joins with this phone number")
-				}
-				if shown == nil || v.remaining < shown.remaining {
-					shown = &v
-				}
-			}
-		}
-		if shown != nil {
-			shown.setHeaders(c.Response().Header())
+			t.show(c, v)
 		}
 		return next(c)
 	}
+}
+
+// PhoneMiddleware throttles the join route by the phone number in the
+// body, for joins that are about to be tried: it goes last, after
+// admission control.
+func (t *JoinThrottle) PhoneMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if t.phone == nil {
+			return next(c)
+		}
+		phone, err := peekPhone(c)
+		if err != nil {
+			return err
+		}
+		if phone != "" {
+			v := t.check(c.Request().Context(), t.phone, "join:phone:"+phoneKey(phone))
+			if v.reached {
+				return t.refuse(c, t.phone, v, "Too many joins with this phone number")
+			}
+			t.show(c, v)
+		}
+		return next(c)
+	}
+}
+
+// shownKey holds the verdict the X-RateLimit-* headers describe: the one
+// with the fewest joins left.
+const shownKey = "queueless.ratelimit"
+
+func (t *JoinThrottle) show(c echo.Context, v verdict) {
+	if old, ok := c.Get(shownKey).(verdict); ok && old.remaining <= v.remaining {
+		return
+	}
+	c.Set(shownKey, v)
+	v.setHeaders(c.Response().Header())
+}
+
+// exists checks institution id exists, once per institution. Only a
+// not_found answer refuses the join: when the store cannot say (it is
+// slow or away), the join is counted and goes on, and fails there if the
+// store is still away.
+func (t *JoinThrottle) exists(ctx context.Context, id int64) error {
+	if t.cfg.Exists == nil {
+		return nil
+	}
+	if _, ok := t.known.Load(id); ok {
+		return nil
+	}
+	if err := t.cfg.Exists(ctx, id); queue.IsNotFound(err) {
+		return err
+	} else if err != nil {
+		return nil
+	}
+	if t.knownSize.Load() < maxKnown {
+		if _, loaded := t.known.LoadOrStore(id, struct{}{}); !loaded {
+			t.knownSize.Add(1)
+		}
+	}
+	return nil
 }
 
 func (t *JoinThrottle) refuse(c echo.Context, r *throttleRule, v verdict, what string) error {
@@ -269,28 +344,19 @@ func phoneKey(phone string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// peekPhone reads the join body for its phone number, and puts the body
-// back for the handler. A body the handler would refuse is refused here with
-// the same error; a phone number it would refuse counts for nothing.
+// peekPhone reads the join body for its phone number; the handler decodes
+// the same bytes. A join the handler would refuse (its body, its
+// threshold, its phone number, its Idempotency-Key) is refused here with
+// the same error, before its phone number is counted.
 func peekPhone(c echo.Context) (string, error) {
-	body, err := readBody(c)
+	req, err := joinRequest(c)
 	if err != nil {
 		return "", err
 	}
-	r := c.Request()
-	if body == nil {
-		r.Body = http.NoBody
-	} else {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	var b joinBody
-	if err := decodeJSON(body, &b); err != nil {
-		return "", err
-	}
-	if b.Phone == nil || !queue.ValidPhone(*b.Phone) {
+	if req.Phone == nil {
 		return "", nil
 	}
-	return *b.Phone, nil
+	return *req.Phone, nil
 }
 
 // localLimiter is a rule's stand-in while the store fails: a token bucket

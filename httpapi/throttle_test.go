@@ -567,3 +567,42 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("after the others finished: %v", err)
 	}
 }
+
+// TestWalkInSkipsJoinThrottles: a walk-in (a join with a staff token) is
+// staff serving someone at the desk, not a citizen's request: none of the
+// join throttles (per address, per address across institutions, per
+// phone) counts or refuses it, while a citizen from the same address is
+// refused.
+func TestWalkInSkipsJoinThrottles(t *testing.T) {
+	t.Parallel()
+	addressAny := func(c *app.Config) {
+		r, err := limiter.NewRateFromFormatted("1-H")
+		if err != nil {
+			panic(err)
+		}
+		c.JoinAddressRate = r
+	}
+	eachModeWith(t, []testapp.Option{joinRate("1-H"), phoneRate("1-H"), addressAny}, func(t *testing.T, s *testapp.Server) {
+		id, other := s.CreateInstitution(nil), s.CreateInstitution(nil)
+		staff := s.StaffToken(id, other)
+		join := func(inst int64, token string, body map[string]any) testapp.Response {
+			return s.Do(testapp.Request{Method: "POST", Path: fmt.Sprintf("/api/v1/institutions/%d/tickets", inst), Token: token, Body: body})
+		}
+		phone := map[string]any{"phone": "09171234567"}
+		if r := join(id, "", phone); r.Status != http.StatusCreated {
+			t.Fatalf("citizen join: %d %s", r.Status, r.Body)
+		}
+		none := map[string]any{}
+		wantError(t, join(id, "", none), http.StatusTooManyRequests, "rate_limited")
+		wantError(t, join(other, "", none), http.StatusTooManyRequests, "rate_limited")
+		// The same phone elsewhere, and more from this address here.
+		for i, w := range []struct {
+			inst int64
+			body map[string]any
+		}{{other, phone}, {id, none}, {id, none}, {other, none}} {
+			if r := join(w.inst, staff, w.body); r.Status != http.StatusCreated {
+				t.Fatalf("walk-in %d: %d %s", i+1, r.Status, r.Body)
+			}
+		}
+	})
+}

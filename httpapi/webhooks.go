@@ -91,6 +91,9 @@ func (h *hooks) retry(c echo.Context) error {
 	if err := principal(c).RequireAdmin(); err != nil {
 		return err
 	}
+	if err := decodeBody(c, &struct{}{}); err != nil {
+		return err
+	}
 	if err := h.svc.Retry(c.Request().Context(), id, did.String()); err != nil {
 		return err
 	}

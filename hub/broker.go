@@ -13,7 +13,9 @@ type Broker interface {
 	// Subscribe delivers the messages of channel to h from the moment it
 	// returns, until the returned function is called. It returns once the
 	// subscription is active, so that state read from the source of truth
-	// afterwards misses no later message.
+	// afterwards misses no later message; or, when the broker cannot get
+	// it confirmed soon (Redis away), it returns with the subscription
+	// pending and calls h.Resync once it is active.
 	Subscribe(ctx context.Context, channel string, h Handler) (unsubscribe func(), err error)
 	// Close stops delivery and releases the broker's resources.
 	Close() error

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +32,12 @@ type RedisBrokerConfig struct {
 	// they are dropped (and counted), as Redis being away would lose them
 	// anyway. Default 4096.
 	PublishQueue int
-	Logger       *slog.Logger
+	// ConfirmWait is how long Subscribe waits for Redis to confirm a new
+	// subscription before it returns with the subscription pending (at
+	// once while Redis is known to be away); the handler gets Resync when
+	// it is confirmed. Default 1s.
+	ConfirmWait time.Duration
+	Logger      *slog.Logger
 	// Registerer receives the broker's metrics; none when nil.
 	Registerer prometheus.Registerer
 }
@@ -101,9 +107,17 @@ type redisShard struct {
 	cmds      []redisCmd
 	unsubs    map[string]int
 	cmdSignal chan struct{}
+	// down: this shard's subscription connection is known to be lost, so
+	// a new subscription on it does not wait for Redis to confirm it.
+	down atomic.Bool
 }
 
-type redisSub struct{ h Handler }
+// redisSub is one handler of a channel; pending while its Subscribe
+// returned before Redis confirmed the channel (guarded by b.mu).
+type redisSub struct {
+	h       Handler
+	pending bool
+}
 
 // redisCmd is a subscription command; an empty channel with subscribe set
 // means every channel (after a new connection).
@@ -135,6 +149,9 @@ func NewRedisBroker(client redis.UniversalClient, cfg RedisBrokerConfig) (*Redis
 	}
 	if cfg.PublishQueue <= 0 {
 		cfg.PublishQueue = 4096
+	}
+	if cfg.ConfirmWait <= 0 {
+		cfg.ConfirmWait = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -376,16 +393,37 @@ func (b *RedisBroker) Subscribe(ctx context.Context, channel string, h Handler) 
 
 	var once sync.Once
 	unsubscribe := func() { once.Do(func() { b.unsubscribe(full, sub) }) }
-	if wait != nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			unsubscribe()
-			return nil, fmt.Errorf("subscribe %s: not confirmed by redis: %w", channel, ctx.Err())
-		case <-b.ctx.Done():
-			unsubscribe()
-			return nil, ErrBrokerClosed
-		}
+	if wait == nil {
+		return unsubscribe, nil
+	}
+	// While Redis is away (or slow to confirm) the subscription starts
+	// pending: this instance's own messages reach it at once, and when
+	// Redis confirms it the handler resyncs from the source of truth,
+	// which covers whatever other instances published meanwhile. A
+	// client is not kept waiting on Redis.
+	giveUp := make(chan time.Time)
+	if sh.down.Load() {
+		close(giveUp) // known away: no wait at all
+	} else {
+		t := time.AfterFunc(b.cfg.ConfirmWait, func() { close(giveUp) })
+		defer t.Stop()
+	}
+	select {
+	case <-wait:
+		return unsubscribe, nil
+	case <-ctx.Done():
+		unsubscribe()
+		return nil, fmt.Errorf("subscribe %s: not confirmed by redis: %w", channel, ctx.Err())
+	case <-b.ctx.Done():
+		unsubscribe()
+		return nil, ErrBrokerClosed
+	case <-giveUp:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ch := b.channels[full]; ch != nil && !ch.confirmed {
+		sub.pending = true
+		b.log.Debug("live: redis has not confirmed a subscription yet; it starts locally and resyncs when confirmed", "channel", channel)
 	}
 	return unsubscribe, nil
 }
@@ -512,6 +550,7 @@ func (sh *redisShard) receiveLoop() {
 				// reachable, if silent.
 				if down {
 					down = false
+					sh.down.Store(false)
 					b.reconnects.Inc()
 					b.log.Info("live: redis subscription re-established")
 				}
@@ -529,6 +568,7 @@ func (sh *redisShard) receiveLoop() {
 			}
 			if !down {
 				down = true
+				sh.down.Store(true)
 				b.log.Warn("live: redis subscription lost; reconnecting", "shard", sh.tag, "error", err.Error())
 			}
 			b.reloadLayout()
@@ -551,6 +591,7 @@ func (sh *redisShard) receiveLoop() {
 		backoff = 50 * time.Millisecond
 		if down {
 			down = false
+			sh.down.Store(false)
 			b.reconnects.Inc()
 			b.log.Info("live: redis subscription re-established")
 		}
@@ -626,6 +667,14 @@ func (b *RedisBroker) confirm(full string) {
 			close(w)
 		}
 		ch.waiters = nil
+		// Handlers that started before the confirmation may have missed
+		// other instances' messages.
+		for _, s := range ch.handlers {
+			if s.pending {
+				s.pending = false
+				s.h.Resync()
+			}
+		}
 		return
 	}
 	for _, s := range ch.handlers {

@@ -321,6 +321,12 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The server's read deadline bounded the request; the stream has its
+	// own (pings, write deadlines) and must outlive it.
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		_ = nc.Close()
+		return nil, nil, err
+	}
 	if err := brw.Writer.Flush(); err != nil {
 		_ = nc.Close()
 		return nil, nil, err

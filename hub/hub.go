@@ -24,8 +24,11 @@ type Config struct {
 	// Registerer receives the hub's metrics; none when nil.
 	Registerer prometheus.Registerer
 
-	// MaxPerAddr caps the live connections of one client address; 0: no cap.
+	// MaxPerAddr caps the live connections of one client address (the
+	// caller's key for it: an IPv6 client by its /64); 0: no cap.
 	MaxPerAddr int
+	// MaxConns caps the live connections of this hub; 0: no cap.
+	MaxConns int
 	// OutboxSize bounds the frames waiting for one connection besides the
 	// newest state, which conflates [64].
 	OutboxSize int
@@ -104,6 +107,7 @@ type Hub struct {
 	rooms    map[int64]*room
 	conns    map[*conn]struct{}
 	perAddr  map[string]int
+	total    int // admitted connections, every address
 
 	connWG  sync.WaitGroup // served connections
 	roomWG  sync.WaitGroup // room goroutines
@@ -116,6 +120,8 @@ type Hub struct {
 var (
 	// ErrTooManyConnections: the client address holds MaxPerAddr streams.
 	ErrTooManyConnections = queue.Errorf(queue.CodeRateLimited, "too many live connections from this address")
+	// ErrTooManyLive: the hub holds MaxConns streams.
+	ErrTooManyLive = queue.Errorf(queue.CodeUnavailable, "this server holds as many live connections as it may; please retry shortly")
 	// ErrClosed: the hub is shutting down.
 	ErrClosed = queue.Errorf(queue.CodeUnavailable, "the server is shutting down")
 )
@@ -131,6 +137,7 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: metrics: %w", err)
 	}
+	m.limit.Set(float64(cfg.MaxConns))
 	h := &Hub{
 		cfg: cfg, store: cfg.Store, broker: cfg.Broker, log: cfg.Logger, m: m,
 		rooms: map[int64]*room{}, conns: map[*conn]struct{}{}, perAddr: map[string]int{},
@@ -247,17 +254,23 @@ func (h *Hub) admit(addr string) error {
 	if h.draining {
 		return ErrDraining
 	}
+	if h.cfg.MaxConns > 0 && h.total >= h.cfg.MaxConns {
+		h.m.refused.WithLabelValues("instance_cap").Inc()
+		return ErrTooManyLive
+	}
 	if h.cfg.MaxPerAddr > 0 && h.perAddr[addr] >= h.cfg.MaxPerAddr {
 		h.m.refused.WithLabelValues("per_address").Inc()
 		return ErrTooManyConnections
 	}
 	h.perAddr[addr]++
+	h.total++
 	return nil
 }
 
 func (h *Hub) unadmit(addr string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.total--
 	if h.perAddr[addr]--; h.perAddr[addr] <= 0 {
 		delete(h.perAddr, addr)
 	}

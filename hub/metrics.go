@@ -11,6 +11,7 @@ type metrics struct {
 	resyncs *prometheus.CounterVec // by reason
 	stale   prometheus.Counter
 	refused *prometheus.CounterVec // by reason
+	limit   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,11 +43,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "queueless_live_refused_total",
-			Help: "Live connections refused before the upgrade, by reason.",
+			Help: "Live connections refused before the upgrade, by reason (per_address: WS_MAX_PER_IP, instance_cap: WS_MAX_CONNS).",
 		}, []string{"reason"}),
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "queueless_live_connections_limit",
+			Help: "Most live connections this instance holds (WS_MAX_CONNS); 0: no cap. Compare with the sum of queueless_live_clients.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	return m, registerAll(reg, m.clients, m.frames, m.slow, m.lag, m.resyncs, m.stale, m.refused)
+	return m, registerAll(reg, m.clients, m.frames, m.slow, m.lag, m.resyncs, m.stale, m.refused, m.limit)
 }

@@ -9,9 +9,7 @@ import (
 
 // OriginAllowed reports whether a browser page from the request's Origin
 // may open a live stream: no Origin (not a browser), the server's own
-// origin, or one of the allowed origins. An allowed entry is a full origin
-// ("https://board.example.org"), a host pattern ("*.example.org", matched
-// with path.Match), or "*" for any.
+// origin, or one that OriginMatches.
 func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -24,17 +22,33 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
+	return OriginMatches(origin, allowed)
+}
+
+// OriginMatches reports whether origin is one of the allowed origins
+// (ALLOWED_ORIGINS), the one rule for CORS and live streams alike. An
+// allowed entry is a full origin ("https://board.example.org", compared
+// without case or a trailing slash), a host pattern ("*.example.org",
+// matched with path.Match against the origin's host, any scheme), or "*"
+// for any.
+func OriginMatches(origin string, allowed []string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	host := strings.ToLower(u.Host)
+	full := strings.ToLower(u.Scheme) + "://" + host
 	for _, a := range allowed {
 		a = strings.TrimRight(strings.ToLower(strings.TrimSpace(a)), "/")
 		switch {
 		case a == "*":
 			return true
 		case strings.Contains(a, "://"):
-			if a == strings.ToLower(u.Scheme+"://"+u.Host) {
+			if a == full {
 				return true
 			}
 		default:
-			if ok, _ := path.Match(a, strings.ToLower(u.Host)); ok {
+			if ok, _ := path.Match(a, host); ok {
 				return true
 			}
 		}

@@ -92,7 +92,7 @@ func startServer(t *testing.T, env ...string) *server {
 		"ADMIN_TOKEN="+adminToken,
 		// info: the "serving" line tells the address.
 		"LOG_LEVEL=info", "LOG_FORMAT=json",
-		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "WS_MAX_PER_IP=0",
+		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "WS_MAX_PER_IP=0",
 		"SHUTDOWN_TIMEOUT=10s",
 	)
 	cmd.Env = append(cmd.Env, env...)
@@ -170,8 +170,8 @@ func (s *server) call(method, path string, body any, out any) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, s.base+path, r)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil || method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // every change says so, body or not
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

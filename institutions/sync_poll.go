@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -223,35 +224,52 @@ func breakerState(st gobreaker.State) string {
 	return queue.BreakerClosed
 }
 
-// fetch reads and decodes an outside queue.
-func (s *Syncer) fetch(ctx context.Context, url string) (queue.OutsideQueue, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// fetch reads and decodes an outside queue. Its errors name the URL
+// redacted as the link's url field is, never as given: they are shown to
+// staff (last_error) and logged.
+func (s *Syncer) fetch(ctx context.Context, target string) (queue.OutsideQueue, error) {
+	shown := redactURL(target)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: %w", redactURL(url), err)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: the URL cannot be requested", shown)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "QueueLess-sync/1")
 	req.Header.Set(InstanceHeader, s.cfg.Owner)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: %w", redactURL(url), err)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: %w", shown, requestCause(err, target))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOutsideBody+1))
 	if err != nil {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: read body: %w", redactURL(url), err)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: read body: %w", shown, requestCause(err, target))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: answered %d", redactURL(url), resp.StatusCode)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: answered %d", shown, resp.StatusCode)
 	}
 	if len(body) > maxOutsideBody {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: body over %d bytes", redactURL(url), maxOutsideBody)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: body over %d bytes", shown, maxOutsideBody)
 	}
 	q, err := DecodeOutsideQueue(body)
 	if err != nil {
-		return queue.OutsideQueue{}, fmt.Errorf("poll %s: %w", redactURL(url), err)
+		return queue.OutsideQueue{}, fmt.Errorf("poll %s: %w", shown, err)
 	}
 	return q, nil
+}
+
+// requestCause is what went wrong in a request to target without the URL
+// that net/http's *url.Error spells out in full (user, password, query):
+// its cause, and where a redirect led, redacted.
+func requestCause(err error, target string) error {
+	var ue *neturl.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if ue.URL != target {
+		return fmt.Errorf("after a redirect to %s: %w", redactURL(ue.URL), ue.Err)
+	}
+	return ue.Err
 }
 
 // InstanceHeader names the polling instance in its requests, so that an

@@ -91,6 +91,9 @@ func DecodeOutsideQueue(body []byte) (queue.OutsideQueue, error) {
 		if c.Number == nil || *c.Number < 1 || *c.Number > q.NowServing || c.Counter == nil {
 			continue // a counter that has called nobody yet, or nonsense: it names nobody's counter
 		}
+		if err := queue.CheckCounter(*c.Counter); err != nil {
+			return queue.OutsideQueue{}, queue.Errorf(queue.CodeInvalid, "the outside queue's counter %d: %s", *c.Number, err.Error())
+		}
 		call := queue.Call{Number: *c.Number, Counter: c.Counter}
 		if c.CalledAt != nil {
 			call.CalledAt = c.CalledAt.UTC()

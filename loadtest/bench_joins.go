@@ -62,7 +62,7 @@ func (b *bench) hot(ctx context.Context) (*BenchSection, error) {
 	if err := b.pgbenchSchema(ctx); err != nil {
 		return nil, fmt.Errorf("pgbench tables: %w", err)
 	}
-	srv, err := b.queueless(ctx, "queueless-hot", "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_MAX_IN_FLIGHT=100000")
+	srv, err := b.queueless(ctx, "queueless-hot", "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "JOIN_MAX_IN_FLIGHT=100000")
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (b *bench) hot(ctx context.Context) (*BenchSection, error) {
 	defer msrv.stop()
 	clients := b.scaled(1000)
 	s := &BenchSection{Key: "hot", Title: "Hot institution: joins through HTTP against PostgreSQL",
-		Setup: fmt.Sprintf("QueueLess in production mode (PostgreSQL, Redis) with `JOIN_RATE=off JOIN_PHONE_RATE=off JOIN_MAX_IN_FLIGHT=100000` "+
+		Setup: fmt.Sprintf("QueueLess in production mode (PostgreSQL, Redis) with `JOIN_RATE=off JOIN_PHONE_RATE=off JOIN_ADDRESS_RATE=off JOIN_MAX_IN_FLIGHT=100000` "+
 			"(the throttle and admission control would otherwise answer most of %d joiners from a few addresses with 429/503), "+
 			"default `DB_MAX_CONNS=20`. %d closed-loop joiners (each joins again as soon as it has its answer) from %d client addresses, 10 s; "+
 			"new institution per run. Reference: pgbench, 8 clients, 10 s, `loadtest/pgbench/one_ticket.sql` on the same PostgreSQL, run just before each HTTP run. "+

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Client sends the requests of a run and records each one. Every request
@@ -137,8 +139,12 @@ func (c *Client) Do(ctx context.Context, req Req) (*Resp, error) {
 	for k, v := range req.Header {
 		hr.Header[k] = v
 	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+	if body != nil || req.Method != http.MethodGet {
+		hr.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
+	}
+	if req.Method == http.MethodPost && strings.HasSuffix(req.Path, "/tickets") && hr.Header.Get("Idempotency-Key") == "" {
+		// Every join carries a key of its own, as a real client's must.
+		hr.Header.Set("Idempotency-Key", "lg-"+uuid.NewString())
 	}
 	if req.Admin && c.admin != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.admin)

@@ -31,8 +31,6 @@ type Join struct {
 	MaxInFlight int     `json:"max_in_flight"`
 	// PhoneShare is the share of joins that give a (unique) phone number.
 	PhoneShare float64 `json:"phone_share"`
-	// Idempotency sends an Idempotency-Key with every join.
-	Idempotency bool `json:"idempotency"`
 	// Services spreads joins over that many services (A, B, ...), which a
 	// created institution gets; 0 or 1: joins name no service (v1).
 	Services int `json:"services"`
@@ -206,11 +204,10 @@ func (j *Join) joinOnce(ctx context.Context, r *Run, pool *rawPool, addr, key st
 	if len(body) == 1 {
 		body = []byte("{}")
 	}
-	idem := ""
-	if j.Idempotency {
-		idem = "lg-" + key
-	}
-	req := pool.rawRequest(instPath(j.Institution)+"/tickets", body, "X-Forwarded-For", addr, "Idempotency-Key", idem)
+	// Every join carries a key of its own, as a real client's must: an
+	// answer the server could not confirm ("retry with the same
+	// Idempotency-Key") can then be settled without a second number.
+	req := pool.rawRequest(instPath(j.Institution)+"/tickets", body, "X-Forwarded-For", addr, "Idempotency-Key", "lg-"+key)
 	status, resp, err := pool.do(ctx, "join", req, r.Rec.keepIDs)
 	if err != nil || status != http.StatusCreated || !r.Rec.keepIDs {
 		return

@@ -63,7 +63,7 @@ func TestSmokeJoinClosedLoop(t *testing.T) {
 	srv := testapp.Start(t, testapp.Embedded, trustLoopback)
 	opts := smokeOptions(t, srv.URL)
 	opts.Addresses = 20
-	res, err := Execute(context.Background(), opts, &Join{Clients: 20, PhoneShare: 0.5, Idempotency: true, Services: 3, PriorityShare: 0.2, Allowed: []int{201}})
+	res, err := Execute(context.Background(), opts, &Join{Clients: 20, PhoneShare: 0.5, Services: 3, PriorityShare: 0.2, Allowed: []int{201}})
 	requireOK(t, res, err)
 	if got := res.Snapshot.Op("join").Statuses["201"]; got == 0 {
 		t.Error("no join got 201")

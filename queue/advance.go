@@ -23,15 +23,25 @@ func (r *AdvanceRequest) Validate() error {
 		return Errorf(CodeInvalid, "count must be an integer from 1 to 50")
 	}
 	if r.Counter != nil {
-		if err := checkText("counter", *r.Counter, 1, 16); err != nil {
+		if err := CheckCounter(*r.Counter); err != nil {
 			return err
-		}
-		if strings.TrimSpace(*r.Counter) == "" {
-			return Errorf(CodeInvalid, "counter must not be blank")
 		}
 	}
 	if r.Service != nil && !codePattern.MatchString(*r.Service) {
 		return Errorf(CodeInvalid, "service must be a service code: 1 to 3 capital letters")
+	}
+	return nil
+}
+
+// CheckCounter checks a counter name, from staff or from an outside
+// system: 1 to 16 characters of text, no control character (NUL
+// included, which PostgreSQL cannot store), not blank.
+func CheckCounter(counter string) error {
+	if err := checkText("counter", counter, 1, 16); err != nil {
+		return err
+	}
+	if strings.TrimSpace(counter) == "" {
+		return Errorf(CodeInvalid, "counter must not be blank")
 	}
 	return nil
 }

@@ -65,6 +65,22 @@ var (
 	ErrUnavailable       = &Error{Code: CodeUnavailable}
 )
 
+// ErrOutcomeUnknown marks a change whose commit was sent but never
+// confirmed (the connection broke, the deadline passed): it may have been
+// saved. Errors that carry it are unavailable errors too.
+var ErrOutcomeUnknown = errors.New("the commit was sent but not confirmed")
+
+func isOutcomeUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
+
+// outcomeUnknown is a join's error when its outcome is unknown: a distinct
+// message that says how to find out, safely.
+func outcomeUnknown(cause error) error {
+	if cause == nil {
+		cause = ErrOutcomeUnknown
+	}
+	return &dbError{err: errJoinUnknown, cause: fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)}
+}
+
 // ErrorCode returns the code and message of err: the Error it wraps, or
 // internal with a generic message (never a driver's text).
 func ErrorCode(err error) (Code, string) {

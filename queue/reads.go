@@ -68,33 +68,92 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 		n := list[limit-1].Number
 		next = &n
 	}
-	// Ranks run on consecutively only when every waiting ticket is listed
-	// and the calling order is the number order.
-	simple := simpleOrder(&inst)
-	consecutive := simple && slices.Contains(statuses, TicketWaiting) && slices.Contains(statuses, TicketNotified)
-	ahead := int64(-1)
+	// In v1's number order (one line, no priority ticket waiting) the page's
+	// ranks take at most two reads whatever its size; otherwise each
+	// waiting ticket's place in the calling order is read on its own.
+	var ranks []int64
+	if simpleOrder(&inst) {
+		if ranks, err = s.ranks(ctx, id, statuses, list); err != nil {
+			return nil, nil, err
+		}
+	}
 	out := make([]StaffTicket, len(list))
 	for i := range list {
 		t := &list[i]
-		if t.Status.Waiting() {
-			switch {
-			case !simple:
-				if ahead, err = s.peopleAhead(ctx, &inst, t); err != nil {
-					return nil, nil, err
-				}
-			case ahead < 0 || !consecutive:
-				if ahead, err = s.store.WaitingBefore(ctx, id, t.Number); err != nil {
-					return nil, nil, err
-				}
+		switch {
+		case ranks != nil:
+			t.decorate(&inst, ranks[i])
+		case t.Status.Waiting():
+			ahead, err := s.peopleAhead(ctx, &inst, t)
+			if err != nil {
+				return nil, nil, err
 			}
 			t.decorate(&inst, ahead)
-			ahead++
-		} else {
+		default:
 			t.decorate(&inst, 0)
 		}
 		out[i] = t.Staff()
 	}
 	return out, next, nil
+}
+
+// ranks returns the people ahead of each listed ticket (0 for those not
+// waiting or notified) in at most two reads, whatever the page's size: a
+// count of the active tickets before the first listed one, and, when the
+// list shows only one of waiting and notified, the tickets of the other
+// status among the listed ones, which take places too.
+func (s *Service) ranks(ctx context.Context, id int64, statuses []TicketStatus, list []Ticket) ([]int64, error) {
+	out := make([]int64, len(list))
+	var first, last int64 = -1, -1
+	for _, t := range list {
+		if t.Status.Waiting() {
+			if first < 0 {
+				first = t.Number
+			}
+			last = t.Number
+		}
+	}
+	if first < 0 {
+		return out, nil
+	}
+	ahead, err := s.store.WaitingBefore(ctx, id, first)
+	if err != nil {
+		return nil, err
+	}
+	var others []int64 // active numbers in [first, last] the list leaves out
+	var other TicketStatus
+	switch hasW, hasN := slices.Contains(statuses, TicketWaiting), slices.Contains(statuses, TicketNotified); {
+	case hasW && !hasN:
+		other = TicketNotified
+	case hasN && !hasW:
+		other = TicketWaiting
+	}
+	if other != "" {
+		// Bounded by the page: at most as many as the numbers between the
+		// first and the last listed.
+		span := int(min(last-first, 1<<20))
+		more, err := s.store.Tickets(ctx, id, []TicketStatus{other}, first, max(span, 1))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range more {
+			if t.Number < last {
+				others = append(others, t.Number)
+			}
+		}
+	}
+	for i, t := range list {
+		if !t.Status.Waiting() {
+			continue
+		}
+		for len(others) > 0 && others[0] < t.Number {
+			others = others[1:]
+			ahead++
+		}
+		out[i] = ahead
+		ahead++
+	}
+	return out, nil
 }
 
 // Events lists an institution's audit trail after id.

@@ -48,7 +48,13 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return translate(err, what+": commit")
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return translate(err, what+": commit") // the server answered: rolled back
+		}
+		// Sent, and no answer: it may have been saved.
+		return &dbError{err: Errorf(CodeUnavailable, "the database did not confirm the change; it may or may not have been saved"),
+			cause: fmt.Errorf("%s: commit: %w: %w", what, ErrOutcomeUnknown, err)}
 	}
 	return nil
 }

@@ -61,6 +61,7 @@ func TestBrowser(t *testing.T) {
 		// Every request comes from 127.0.0.1: no join throttling.
 		"JOIN_RATE=off",
 		"JOIN_PHONE_RATE=off",
+		"JOIN_ADDRESS_RATE=off",
 	}
 	logDir := t.TempDir()
 	servers := map[string]*serverProcess{

@@ -113,7 +113,6 @@ func scenario(ctx context.Context, name string, args []string, getenv func(strin
 		fs.Float64Var(&j.PhoneShare, "phone-share", 0, "share of joins with a phone number (0..1)")
 		fs.IntVar(&j.Services, "services", 0, "spread joins over this many services A, B, ... of a created institution (0, 1: none named)")
 		fs.Float64Var(&j.PriorityShare, "priority-share", 0, "share of joins in the priority lane (0..1)")
-		fs.BoolVar(&j.Idempotency, "idempotency", false, "send an Idempotency-Key with each join")
 		allow := fs.String("allow", "", "statuses a join may get, e.g. 201,429,503; others fail the run")
 		sc = j
 		if err := fs.Parse(args); err != nil {

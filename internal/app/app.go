@@ -236,9 +236,15 @@ func (a *App) Start(ctx context.Context) {
 // drain in-flight requests, stop workers, close pools.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.Start(ctx)
+	// Every request is read within a deadline, its body included, whatever
+	// the route and whether or not the handler reads it (net/http discards
+	// an unread body before it answers). A live stream's connection is
+	// cleared of it when it is upgraded (hub).
+	headerTimeout := min(10*time.Second, a.cfg.RequestTimeout)
 	srv := &http.Server{
 		Handler:           a.HTTP,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       headerTimeout + a.cfg.RequestTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),

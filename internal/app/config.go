@@ -34,8 +34,10 @@ type Config struct {
 	AllowedOrigins  []string
 	JoinRate        limiter.Rate // per client address per institution; a zero Limit is no limit
 	JoinPhoneRate   limiter.Rate // per phone number; a zero Limit is no limit
+	JoinAddressRate limiter.Rate // per client address, whatever the institution; a zero Limit is no limit
 	JoinMaxInFlight int          // joins one instance works on at once; 0 is no bound
 	WSMaxPerIP      int          // live connections per client address; 0 is no cap
+	WSMaxConns      int          // live connections of this instance; 0 is no cap
 	Sync            SyncConfig   // links to institutions' own systems, seeding (sync.go)
 
 	// JoinLimiterTimeout bounds one call to the join throttle's store; 0 is
@@ -68,13 +70,7 @@ var envVars = []envVar{
 		return nil
 	}},
 	{"REDIS_PREFIX", "queueless:", "prefix of every Redis key and channel (several deployments can share one Redis)", func(c *Config, v string) error { c.RedisPrefix = v; return nil }},
-	{"ADMIN_TOKEN", "", "admin bearer token; embedded mode generates one when unset", func(c *Config, v string) error {
-		if v != "" && len(v) < 16 {
-			return errors.New("must be at least 16 characters")
-		}
-		c.AdminToken = v
-		return nil
-	}},
+	{"ADMIN_TOKEN", "", "admin bearer token, 16 to 256 characters, like the output of `openssl rand -hex 32`; placeholders (change-me...) are refused; embedded mode generates one when unset", adminTokenVar},
 	{"GRACE_PERIOD", "180s", "time a called ticket has to check in (1s..24h)", durationVar(func(c *Config) *time.Duration { return &c.GracePeriod }, time.Second, 24*time.Hour)},
 	{"AUTO_MIGRATE", "true", "apply migrations at start-up (under an advisory lock); false: refuse to start on an old schema", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
@@ -134,7 +130,7 @@ var envVars = []envVar{
 		c.AllowedOrigins = splitList(v)
 		return nil
 	}},
-	{"WS_MAX_PER_IP", "50", "most live WebSocket connections from one client address (0..100000, 0: no cap); past it 429", func(c *Config, v string) error {
+	{"WS_MAX_PER_IP", "50", "most live WebSocket connections from one client address, an IPv6 one counted by its /64 (0..100000, 0: no cap); past it 429", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 100000 {
 			return errors.New("must be an integer from 0 to 100000")
@@ -142,7 +138,9 @@ var envVars = []envVar{
 		c.WSMaxPerIP = n
 		return nil
 	}},
+	{"WS_MAX_CONNS", "16000", "most live WebSocket connections one instance holds (0..1000000, 0: no cap); past it an upgrade gets 503 with Retry-After. Keep it under the process's open-file limit, less what PostgreSQL, Redis and HTTP need", intVar(func(c *Config) *int { return &c.WSMaxConns }, 0, 1_000_000)},
 	{"JOIN_RATE", "10-M", "joins allowed per client address per institution, as COUNT-PERIOD with PERIOD one of S, M, H, D (10-M: 10 a minute, COUNT 1..1000000); counted in Redis by every instance together when REDIS_URL or REDIS_CLUSTER_URL is set, else in memory; off: no limit. Phones behind carrier NAT share an address: keep it generous", rateVar(func(c *Config) *limiter.Rate { return &c.JoinRate })},
+	{"JOIN_ADDRESS_RATE", "60-M", "joins allowed per client address across all institutions (to institutions that exist or not), as COUNT-PERIOD like JOIN_RATE; off: no limit. It bounds what one address may try, and the throttle's keys, however many institution ids it names", rateVar(func(c *Config) *limiter.Rate { return &c.JoinAddressRate })},
 	{"JOIN_PHONE_RATE", "10-H", "joins allowed per phone number, whatever the institution, as COUNT-PERIOD like JOIN_RATE; off: no limit", rateVar(func(c *Config) *limiter.Rate { return &c.JoinPhoneRate })},
 	{"JOIN_MAX_IN_FLIGHT", "256", "joins one instance works on at once (1..100000); beyond it a join gets 503 with Retry-After at once instead of queueing for the database", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
@@ -161,6 +159,33 @@ var envVars = []envVar{
 	{"SEED_TICKETS", "0", "embedded mode: waiting tickets each demo institution starts with (0..100000); default of `queueless seed -tickets`", intVar(func(c *Config) *int { return &c.Sync.SeedTickets }, 0, 100000)},
 	{"SEED_MOCKAPI_URL", "", "embedded mode: import the institutions of this mockapi at start-up and link them in poll mode, like http://localhost:9090; default of `queueless seed -mockapi`", mockAPIURLVar},
 	{"SEED_POLL_INTERVAL", "2s", "poll interval of the links seeding makes (100ms..1h)", durationVar(func(c *Config) *time.Duration { return &c.Sync.SeedPollInterval }, 100*time.Millisecond, time.Hour)},
+}
+
+// placeholderTokens are admin tokens that docs and examples have shown, or
+// that read as a placeholder: anyone could try them.
+var placeholderTokens = []string{"change-me", "changeme", "change_me", "replace-me", "replaceme", "replace_me",
+	"placeholder", "your-token", "your-admin-token", "local-admin-token-0123"}
+
+// maxAdminToken is the longest token auth compares: a longer one never matches.
+const maxAdminToken = 256
+
+func adminTokenVar(c *Config, v string) error {
+	switch {
+	case v == "":
+	case len(v) < 16:
+		return errors.New("must be at least 16 characters: generate one with `openssl rand -hex 32`")
+	case len(v) > maxAdminToken:
+		return fmt.Errorf("is %d characters, over the %d a bearer token may have: it would never match", len(v), maxAdminToken)
+	default:
+		low := strings.ToLower(v)
+		for _, p := range placeholderTokens {
+			if strings.Contains(low, p) {
+				return errors.New("is a placeholder that anyone can guess: generate one with `openssl rand -hex 32`")
+			}
+		}
+	}
+	c.AdminToken = v
+	return nil
 }
 
 func splitList(v string) []string {

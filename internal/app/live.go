@@ -29,7 +29,7 @@ func (a *App) setupLive(ctx context.Context) error {
 	}
 	h, err := hub.New(hub.Config{
 		Store: a.Queue.Store(), Broker: broker, Logger: a.log, Registerer: a.Registry,
-		MaxPerAddr: a.cfg.WSMaxPerIP,
+		MaxPerAddr: a.cfg.WSMaxPerIP, MaxConns: a.cfg.WSMaxConns,
 	})
 	if err != nil {
 		_ = broker.Close()

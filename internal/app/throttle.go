@@ -18,11 +18,14 @@ import (
 	"github.com/queueless/queueless/httpapi"
 )
 
-// joinMiddleware builds what guards the join endpoint, outermost first: the
-// throttle (per address, then per phone) and admission control.
+// joinMiddleware builds what guards the join endpoint, outermost first:
+// the address throttle (across institutions, then per institution that
+// exists), admission control, and the phone throttle, which counts only
+// joins about to be tried.
 func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 	var mw []echo.MiddlewareFunc
-	if a.cfg.JoinRate.Limit > 0 || a.cfg.JoinPhoneRate.Limit > 0 {
+	var phone echo.MiddlewareFunc
+	if a.cfg.JoinRate.Limit > 0 || a.cfg.JoinPhoneRate.Limit > 0 || a.cfg.JoinAddressRate.Limit > 0 {
 		var store limiter.Store
 		if a.redis != nil {
 			// Every instance counts in the same keys: the limit is the
@@ -38,15 +41,24 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 		t := httpapi.NewJoinThrottle(httpapi.ThrottleConfig{
 			Store:        store,
 			StoreTimeout: a.cfg.JoinLimiterTimeout,
+			AnyRate:      a.cfg.JoinAddressRate,
 			AddressRate:  a.cfg.JoinRate,
 			PhoneRate:    a.cfg.JoinPhoneRate,
-			Logger:       a.log,
-			Registerer:   a.Registry,
+			Exists: func(ctx context.Context, id int64) error {
+				_, err := a.Queue.Institution(ctx, id)
+				return err
+			},
+			Logger:     a.log,
+			Registerer: a.Registry,
 		})
 		mw = append(mw, t.Middleware)
+		phone = t.PhoneMiddleware
 	}
 	if a.cfg.JoinMaxInFlight > 0 {
 		mw = append(mw, httpapi.NewAdmission(a.cfg.JoinMaxInFlight, a.Registry).Middleware)
+	}
+	if phone != nil {
+		mw = append(mw, phone)
 	}
 	return mw
 }

@@ -67,7 +67,7 @@ func Config(t testing.TB, mode Mode, opts ...Option) app.Config {
 	cfg.DrainSpread = 100 * time.Millisecond
 	// No join throttle or admission control unless a test asks for them:
 	// tests send every request from 127.0.0.1, often hundreds at once.
-	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, 0
+	cfg.JoinRate, cfg.JoinPhoneRate, cfg.JoinAddressRate, cfg.JoinMaxInFlight = limiter.Rate{}, limiter.Rate{}, limiter.Rate{}, 0
 	if mode == Production {
 		cfg.DatabaseURL = testenv.NewSchema(t)
 		cfg.RedisURL = testenv.RedisURL(t)
@@ -203,8 +203,8 @@ func (s *Server) Try(req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+	if body != nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		hr.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
 	}
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)

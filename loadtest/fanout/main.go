@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/google/uuid"
 )
 
 func main() {
@@ -358,7 +360,7 @@ func (q *queuelessTarget) start() error {
 		cmd := exec.Command(q.o.server)
 		cmd.Env = append(os.Environ(), "ADDR="+addr, "DATABASE_URL="+u.String(), "REDIS_URL="+q.o.redisURL,
 			"REDIS_PREFIX="+q.schema+":", "ADMIN_TOKEN="+adminToken, "WS_MAX_PER_IP=0",
-			"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "LOG_LEVEL=warn", "LOG_FORMAT=json")
+			"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_ADDRESS_RATE=off", "LOG_LEVEL=warn", "LOG_FORMAT=json")
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -406,8 +408,11 @@ func (q *queuelessTarget) trigger() (int64, error) {
 func (q *queuelessTarget) call(method, path, body string, out any) error {
 	req, _ := http.NewRequest(method, q.bases[0]+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if body != "" || method != "GET" {
+		req.Header.Set("Content-Type", "application/json") // the server wants it on every change, body or not
+	}
+	if method == "POST" && strings.HasSuffix(path, "/tickets") {
+		req.Header.Set("Idempotency-Key", "fanout-"+uuid.NewString()) // every join has its own
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

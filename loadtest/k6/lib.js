@@ -86,11 +86,18 @@ export function institution(name) {
   return id;
 }
 
+// joinKey is a fresh Idempotency-Key: every join carries its own, as a
+// real client's must, so that an answer the server could not confirm
+// ("retry with the same Idempotency-Key") never costs a second number.
+export function joinKey() {
+  return `k6-${__VU}-${__ITER}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e12).toString(36)}`;
+}
+
 // join joins institution id as client i; returns the response. params
 // adds k6 request params (e.g. a per-request responseCallback).
 export function join(id, i, body, tags, params) {
   return http.post(`${BASE_URL}/api/v1/institutions/${id}/tickets`, JSON.stringify(body || joinBody(i)),
-    Object.assign({ headers: headers(i), tags: Object.assign({ name: 'join' }, tags || {}) }, params || {}));
+    Object.assign({ headers: headers(i, { 'Idempotency-Key': joinKey() }), tags: Object.assign({ name: 'join' }, tags || {}) }, params || {}));
 }
 
 // advance calls the next ticket of institution id at counter.

@@ -41,7 +41,9 @@ export class ApiError extends Error {
  */
 export async function api(method, path, { body, token, headers = {}, timeout = 15000 } = {}) {
   const h = { Accept: 'application/json', ...headers };
-  if (body !== undefined) h['Content-Type'] = 'application/json';
+  // Every change says application/json, body or not: the server refuses
+  // a POST without it (a cross-site form could send one).
+  if (body !== undefined || method !== 'GET') h['Content-Type'] = 'application/json';
   if (token) h.Authorization = 'Bearer ' + token;
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), timeout);
