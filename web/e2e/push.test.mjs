@@ -140,17 +140,26 @@ test('the service worker shows a push and keeps its link on this site', async ()
       cdp.send('ServiceWorker.enable');
     });
     const deliver = (data) => cdp.send('ServiceWorker.deliverPushMessage', { origin: BASE + '/', registrationId, data });
-    await deliver(JSON.stringify({ event: 'turn_called', title: 'Your turn! Counter 4', body: 'A-042 to counter 4', url: BASE + '/?ticket=t-42' }));
-    await deliver(JSON.stringify({ event: 'near_turn', title: 'Almost your turn', body: '2 ahead', url: 'https://elsewhere.example/x' }));
-    const notes = await page.evaluate(async () => {
-      for (let i = 0; i < 50; i++) {
-        const reg = await navigator.serviceWorker.ready;
-        const list = await reg.getNotifications();
-        if (list.length >= 2) return list.map((n) => ({ title: n.title, body: n.body, data: n.data, requireInteraction: n.requireInteraction }));
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return [];
-    });
+    // Chromium can drop a push that DevTools delivers right after the
+    // worker is registered (seen about one run in four): deliver again
+    // until both show. A repeat replaces its own notification (one tag per
+    // ticket page), so it cannot make a third one appear.
+    let notes = [];
+    for (let attempt = 0; attempt < 5 && notes.length < 2; attempt++) {
+      await deliver(JSON.stringify({ event: 'turn_called', title: 'Your turn! Counter 4', body: 'A-042 to counter 4', url: BASE + '/?ticket=t-42' }));
+      await deliver(JSON.stringify({ event: 'near_turn', title: 'Almost your turn', body: '2 ahead', url: 'https://elsewhere.example/x' }));
+      notes = await page.evaluate(async () => {
+        let list = [];
+        for (let i = 0; i < 20; i++) {
+          const reg = await navigator.serviceWorker.ready;
+          list = await reg.getNotifications();
+          if (list.length >= 2) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return list.map((n) => ({ title: n.title, body: n.body, data: n.data, requireInteraction: n.requireInteraction }));
+      });
+    }
+    assert.equal(notes.length, 2, `two notifications, one per ticket page: ${JSON.stringify(notes)}`);
     const called = notes.find((n) => n.data.event === 'turn_called');
     const near = notes.find((n) => n.data.event === 'near_turn');
     assert.ok(called && near, `notifications shown: ${JSON.stringify(notes)}`);
