@@ -42,8 +42,29 @@ type joinBody struct {
 	Priority          *string `json:"priority"`
 }
 
-// joinRequest decodes and validates the join's body and headers.
+// joinRequestKey holds a request's decoded join (a parsedJoin): the phone
+// throttle and the handler both need it, and decoding the body (strict
+// shape check, then encoding/json) is the costliest part of a join's
+// HTTP work; it is done once per request.
+const joinRequestKey = "queueless.join"
+
+type parsedJoin struct {
+	req queue.JoinRequest
+	err error
+}
+
+// joinRequest decodes and validates the join's body and headers, once per
+// request.
 func joinRequest(c echo.Context) (queue.JoinRequest, error) {
+	if p, ok := c.Get(joinRequestKey).(*parsedJoin); ok {
+		return p.req, p.err
+	}
+	req, err := parseJoinRequest(c)
+	c.Set(joinRequestKey, &parsedJoin{req: req, err: err})
+	return req, err
+}
+
+func parseJoinRequest(c echo.Context) (queue.JoinRequest, error) {
 	var b joinBody
 	if err := decodeBody(c, &b); err != nil {
 		return queue.JoinRequest{}, err

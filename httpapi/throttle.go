@@ -143,6 +143,12 @@ func (t *JoinThrottle) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err // the handler would refuse it the same way
 		}
 		addr := addressKey(c.RealIP())
+		if handled, err := t.checkAddressPair(c, id, addr); handled {
+			if err != nil {
+				return err
+			}
+			return next(c)
+		}
 		if t.any != nil {
 			v := t.check(ctx, t.any, "join:any:"+addr)
 			if v.reached {
@@ -154,7 +160,7 @@ func (t *JoinThrottle) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if t.address != nil {
-			v := t.check(ctx, t.address, "join:addr:"+strconv.FormatInt(id, 10)+":"+addr)
+			v := t.check(ctx, t.address, addressRuleKey(id, addr))
 			if v.reached {
 				return t.refuse(c, t.address, v, "Too many joins from your network for this institution")
 			}

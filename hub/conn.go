@@ -49,6 +49,7 @@ type conn struct {
 	writingSince atomic.Int64  // Unix ns when the batch being written began; 0: none
 
 	ws     atomic.Pointer[websocket.Conn] // set by Serve
+	cork   *corkConn                      // the socket under ws, set by Serve before ws
 	frames prometheus.Counter             // frames written, of this stream
 
 	mu     sync.Mutex
@@ -113,7 +114,7 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
 
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w, c}, r, &websocket.AcceptOptions{
 		// The Origin was checked against ALLOWED_ORIGINS before the upgrade.
 		InsecureSkipVerify: true,
 		// Compression would make each connection encode its own copy.
@@ -245,16 +246,33 @@ func (c *conn) write() {
 		// closes the connection when the batch takes longer than
 		// WriteTimeout.
 		c.writingSince.Store(time.Now().UnixNano())
+		// Several frames go out in one write (corkConn).
+		corked := len(batch) > 1 && c.cork != nil
+		if corked {
+			c.cork.cork()
+		}
+		var err error
 		for _, f := range batch {
-			if err := ws.Write(context.Background(), websocket.MessageText, f.data); err != nil {
-				c.writingSince.Store(0)
-				_ = ws.CloseNow() // the reader ends the connection
-				c.out.close()
-				return
+			if err = ws.Write(context.Background(), websocket.MessageText, f.data); err != nil {
+				break
 			}
+		}
+		if corked {
+			if uerr := c.cork.uncork(); err == nil {
+				err = uerr
+			}
+		}
+		if err != nil {
+			c.writingSince.Store(0)
+			_ = ws.CloseNow() // the reader ends the connection
+			c.out.close()
+			return
+		}
+		now := time.Now()
+		for _, f := range batch {
 			c.frames.Inc()
 			if f.at != 0 {
-				c.h.m.lag.Observe(time.Since(time.Unix(0, f.at)).Seconds())
+				c.h.m.lag.Observe(now.Sub(time.Unix(0, f.at)).Seconds())
 			}
 		}
 		c.writingSince.Store(0)
@@ -314,7 +332,10 @@ const (
 // smallBuffers hands websocket.Accept the hijacked connection with
 // smaller buffers. What the client sent after its request (already in
 // net/http's reader) is read first.
-type smallBuffers struct{ http.ResponseWriter }
+type smallBuffers struct {
+	http.ResponseWriter
+	c *conn // gets the corkConn the WebSocket writes through
+}
 
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
@@ -331,9 +352,11 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
+	cc := &corkConn{Conn: nc}
+	w.c.cork = cc
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(cc, wsWriteBuffer)), nil
 	}
 	// The client wrote past its request (a first frame in the same
 	// packet). Accept keeps only what the returned reader has buffered,
@@ -344,7 +367,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(cc, wsWriteBuffer)), nil
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

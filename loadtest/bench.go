@@ -22,7 +22,7 @@ type BenchConfig struct {
 	RedisURL string
 	// Runs of each measurement; the report quotes medians.
 	Runs int
-	// Targets to run: hot, fanout, flash, memory (default all).
+	// Targets to run: hot, fanout, flash, memory, sweep (default all).
 	Targets []string
 	// Profile takes CPU (and heap) profiles in the last run of each target.
 	Profile bool
@@ -47,7 +47,7 @@ type BenchConfig struct {
 }
 
 // BenchTargets are the benchmarks, in the order they run.
-var BenchTargets = []string{"hot", "fanout", "flash", "memory"}
+var BenchTargets = []string{"hot", "fanout", "flash", "memory", "sweep"}
 
 type bench struct {
 	cfg     BenchConfig
@@ -141,6 +141,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchReport, error) {
 	}()
 	runs := map[string]func(context.Context) (*BenchSection, error){
 		"hot": b.hot, "fanout": b.fanout, "flash": b.flash, "memory": b.memory,
+		"sweep": b.sweep,
 	}
 	for _, t := range BenchTargets {
 		if !slices.Contains(cfg.Targets, t) {

@@ -40,8 +40,14 @@ echo "==> go build ./cmd/loadgen"
 go build -o "$tmp/loadgen" ./cmd/loadgen
 
 gobench_cmd="go test -run '^\$' -bench . -benchmem ./..."
-echo "==> $gobench_cmd"
-go test -run '^$' -bench . -benchmem ./... | tee "$tmp/gobench.txt"
+gobench_args=()
+# SKIP_GOBENCH=1 runs only the load benchmarks (e.g. SKIP_GOBENCH=1
+# ./scripts/bench.sh -targets sweep), leaving the Go benchmarks' section.
+if [ -z "${SKIP_GOBENCH:-}" ]; then
+	echo "==> $gobench_cmd"
+	go test -run '^$' -bench . -benchmem ./... | tee "$tmp/gobench.txt"
+	gobench_args=(-gobench "$tmp/gobench.txt" -gobench-command "$gobench_cmd")
+fi
 
 command="make bench"
 if [ $# -gt 0 ]; then
@@ -50,4 +56,4 @@ fi
 echo "==> loadgen bench $*"
 # Server logs and profiles go to $tmp and are removed at exit; pass
 # -workdir DIR to keep them (for go tool pprof).
-"$tmp/loadgen" bench -workdir "$tmp/work" -gobench "$tmp/gobench.txt" -gobench-command "$gobench_cmd" -command "$command" "$@"
+"$tmp/loadgen" bench -workdir "$tmp/work" "${gobench_args[@]}" -command "$command" "$@"

@@ -35,6 +35,9 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 			// says so at the first join and tries again as it probes.
 			_, _ = rs.get()
 			store = rs
+			if _, cluster := a.redis.(*redis.ClusterClient); !cluster {
+				store = pairLimiterStore{rs}
+			}
 		} else {
 			store = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "limit", CleanUpInterval: time.Minute})
 		}
