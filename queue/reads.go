@@ -15,6 +15,7 @@ func (s *Service) Ticket(ctx context.Context, id string) (Ticket, error) {
 	if err != nil {
 		return t, err
 	}
+	inst.estimate(s.clock())
 	var ahead int64
 	if t.Status.Waiting() {
 		if ahead, err = s.peopleAhead(ctx, &inst, &t); err != nil {
@@ -58,6 +59,7 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 	if err != nil {
 		return nil, nil, err
 	}
+	inst.estimate(s.clock())
 	list, err := s.store.Tickets(ctx, id, statuses, after, limit+1)
 	if err != nil {
 		return nil, nil, err
