@@ -709,3 +709,21 @@ scenario('a board on one server sees every call of a 50-ticket advance made thro
     await control('stop', 'other');
   }
 });
+
+scenario('a board opened after calls were made shows them by label and service, from recent_calls', async () => {
+  const { inst } = await office('Bureau of Internal Revenue – RDO 38');
+  await setUpLines(inst.id, THREE_LINES.slice(0, 2));
+  await api('POST', `institutions/${inst.id}/tickets`, { service: 'B' });
+  await api('POST', `institutions/${inst.id}/tickets`, { service: 'A' });
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '3', count: 2 });
+  const got = await api('GET', `institutions/${inst.id}`);
+  assert.deepEqual(got.recent_calls.map((c) => [c.label, c.service, c.counter]), [['A-001', 'A', '3'], ['B-001', 'B', '3']]);
+
+  // No call frame ever reaches this board: only the snapshot's recent_calls.
+  const board = await open(TV, `${BASE}/board/${inst.id}`);
+  await live(board);
+  await waitFor(board, 'both calls by label, newest first', () =>
+    [...document.querySelectorAll('#calls li .call-number')].map((e) => e.textContent).join(',') === 'A-001,B-001');
+  const services = await board.locator('#calls li .call-service').allTextContents();
+  assert.deepEqual(services, ['Payments', 'Registrations']);
+});
