@@ -61,13 +61,18 @@ type ticketKey struct {
 	ahead      int64
 	nowServing int64
 	estimate   int64 // -1: unknown
+	rangeLow   int64 // -1: unknown
+	rangeHigh  int64
 	updatedAt  time.Time
 }
 
 func keyOf(t *queue.Ticket) ticketKey {
-	k := ticketKey{status: t.Status, ahead: t.PeopleAhead, nowServing: t.NowServing, estimate: -1, updatedAt: t.UpdatedAt}
+	k := ticketKey{status: t.Status, ahead: t.PeopleAhead, nowServing: t.NowServing, estimate: -1, rangeLow: -1, updatedAt: t.UpdatedAt}
 	if t.EstimatedWaitSeconds != nil {
 		k.estimate = *t.EstimatedWaitSeconds
+	}
+	if r := t.EstimatedWaitRange; r != nil {
+		k.rangeLow, k.rangeHigh = r[0], r[1]
 	}
 	return k
 }

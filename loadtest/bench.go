@@ -44,6 +44,11 @@ type BenchConfig struct {
 	WorkDir string
 	// Log receives progress.
 	Log io.Writer
+	// Services and PriorityShare put the hot joins and the fan-out's
+	// institution on that many services (A, B, ...) with that share of
+	// priority tickets; 0: v1's one line.
+	Services      int
+	PriorityShare float64
 }
 
 // BenchTargets are the benchmarks, in the order they run.
@@ -266,4 +271,15 @@ func header(cells ...string) []string {
 	}
 	sep[0] = "---"
 	return []string{row(cells...), row(sep...)}
+}
+
+// noteLines says in section s's setup and command when the run used
+// services and priority (-services, -priority-share).
+func (b *bench) noteLines(s *BenchSection, what string) {
+	if b.cfg.Services <= 1 && b.cfg.PriorityShare <= 0 {
+		return
+	}
+	s.Setup += fmt.Sprintf(" With services in use: %s %d services (A, B, ...) of the institution, %.0f%% in the priority lane.",
+		what, max(b.cfg.Services, 1), 100*b.cfg.PriorityShare)
+	s.Command += fmt.Sprintf(" (-services %d -priority-share %g)", b.cfg.Services, b.cfg.PriorityShare)
 }

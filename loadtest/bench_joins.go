@@ -145,6 +145,7 @@ func (b *bench) hot(ctx context.Context) (*BenchSection, error) {
 	if top != nil {
 		s.Profile = top()
 	}
+	b.noteLines(s, "joins spread over")
 	return s, nil
 }
 
@@ -153,7 +154,7 @@ func (b *bench) hot(ctx context.Context) (*BenchSection, error) {
 func (b *bench) joiners(ctx context.Context, url string, inst int64, n int, d time.Duration) (OpSummary, error) {
 	opts := b.options(url)
 	opts.Duration, opts.Addresses = d, n
-	res, err := Execute(ctx, opts, &Join{Institution: inst, Clients: n})
+	res, err := Execute(ctx, opts, &Join{Institution: inst, Clients: n, Services: b.cfg.Services, PriorityShare: b.cfg.PriorityShare})
 	if err != nil {
 		return OpSummary{}, err
 	}

@@ -53,7 +53,8 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 			}
 			opts := b.options(srv.URL)
 			opts.Procs, opts.SourceCIDR = 3, benchSourceCIDR
-			f := &Fanout{Target: target, Subscribers: subs, Calls: calls, Interval: interval, Hold: 2 * time.Second, Settle: 3 * time.Second}
+			f := &Fanout{Target: target, Subscribers: subs, Calls: calls, Interval: interval, Hold: 2 * time.Second, Settle: 3 * time.Second,
+				Services: b.cfg.Services, PriorityShare: b.cfg.PriorityShare}
 			if b.cfg.Profile && i == b.cfg.Runs-1 && target == TargetQueueLess {
 				opts.AllReady = func(context.Context) error {
 					// The bench's context: the profile outlives the run's.
@@ -90,6 +91,7 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 	if top != nil {
 		s.Profile = top()
 	}
+	b.noteLines(s, "the tickets called spread over")
 	return s, nil
 }
 

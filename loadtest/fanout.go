@@ -35,6 +35,11 @@ type Fanout struct {
 	Settle time.Duration `json:"settle"`
 	// ConnectConcurrency bounds the handshakes in flight per process.
 	ConnectConcurrency int `json:"connect_concurrency"`
+	// Services gives a created institution that many services (A, B, ...)
+	// and spreads the tickets joined to be called over them; 0 or 1: v1's
+	// one line. PriorityShare of those tickets are in the priority lane.
+	Services      int     `json:"services"`
+	PriorityShare float64 `json:"priority_share"`
 
 	LivePath string `json:"live_path"` // set by setup
 
@@ -95,6 +100,11 @@ func (f *Fanout) setup(ctx context.Context, r *Run) error {
 			return err
 		}
 		f.Institution = id
+		if f.Services > 1 {
+			if err := putServices(ctx, r.Client, id, f.Services); err != nil {
+				return err
+			}
+		}
 	}
 	f.LivePath = instPath(f.Institution) + "/live"
 	inst, err := getInstitution(ctx, r.Client, f.Institution)
@@ -103,7 +113,8 @@ func (f *Fanout) setup(ctx context.Context, r *Run) error {
 	}
 	// Every call must call someone, or it changes nothing and sends nothing.
 	if need := int64(f.Calls) - inst.Waiting; need > 0 {
-		if err := prejoin(ctx, r.Client, f.Institution, int(need), 1<<21); err != nil {
+		body := func(i int) []byte { return lineJoinBody(i, f.Services, f.PriorityShare) }
+		if err := prejoinBodies(ctx, r.Client, f.Institution, int(need), 1<<21, body); err != nil {
 			return fmt.Errorf("join %d tickets to call: %w", need, err)
 		}
 	}

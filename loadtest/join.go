@@ -72,6 +72,24 @@ func (j *Join) setup(ctx context.Context, r *Run) error {
 	return nil
 }
 
+// lineJoinBody is join n's body naming its service (of services, when
+// more than one) and, for a share of joins spread over the run, the
+// priority lane.
+func lineJoinBody(n, services int, priorityShare float64) []byte {
+	body := []byte("{")
+	if services > 1 {
+		body = fmt.Appendf(body, `"service":%q,`, serviceCode(n%services))
+	}
+	if priorityShare > 0 && float64((n*7919)%1000) < priorityShare*1000 {
+		body = append(body, `"priority":"senior",`...)
+	}
+	if len(body) == 1 {
+		return []byte("{}")
+	}
+	body[len(body)-1] = '}'
+	return body
+}
+
 // serviceCode is the code of the i-th service a load test makes: A, B, ...
 func serviceCode(i int) string { return string(rune('A' + i%26)) }
 

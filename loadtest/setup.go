@@ -67,6 +67,12 @@ func instPath(id int64) string { return "/api/v1/institutions/" + strconv.Format
 // address, 64 at a time, retrying throttled and shed joins: the fan-out
 // scenario needs people to call.
 func prejoin(ctx context.Context, c *Client, id int64, n, addrBase int) error {
+	return prejoinBodies(ctx, c, id, n, addrBase, func(int) []byte { return []byte("{}") })
+}
+
+// prejoinBodies is prejoin with join i's body from body(i): a service, the
+// priority lane.
+func prejoinBodies(ctx context.Context, c *Client, id int64, n, addrBase int, body func(i int) []byte) error {
 	var next, failed atomic.Int64
 	var lastErr atomic.Value
 	var wg sync.WaitGroup
@@ -79,7 +85,7 @@ func prejoin(ctx context.Context, c *Client, id int64, n, addrBase int) error {
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := joinRetrying(ctx, c, id, ClientAddr(addrBase+i)); err != nil {
+				if err := joinRetrying(ctx, c, id, ClientAddr(addrBase+i), body(i)); err != nil {
 					failed.Add(1)
 					lastErr.Store(err)
 				}
@@ -93,7 +99,7 @@ func prejoin(ctx context.Context, c *Client, id int64, n, addrBase int) error {
 	return ctx.Err()
 }
 
-func joinRetrying(ctx context.Context, c *Client, id int64, addr string) error {
+func joinRetrying(ctx context.Context, c *Client, id int64, addr string, body []byte) error {
 	var last string
 	for attempt := range 10 {
 		if attempt > 0 {
@@ -103,7 +109,7 @@ func joinRetrying(ctx context.Context, c *Client, id int64, addr string) error {
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		}
-		resp, err := c.Do(ctx, Req{Op: "prejoin", Method: http.MethodPost, Path: instPath(id) + "/tickets", Body: []byte("{}"), Addr: addr})
+		resp, err := c.Do(ctx, Req{Op: "prejoin", Method: http.MethodPost, Path: instPath(id) + "/tickets", Body: body, Addr: addr})
 		if err != nil {
 			last = err.Error()
 			continue

@@ -117,7 +117,7 @@ func (s *Service) Advance(ctx context.Context, id int64, req AdvanceRequest, met
 	if err != nil {
 		return AdvanceResult{}, err
 	}
-	res.Institution.estimate()
+	res.Institution.estimate(s.clock())
 	for _, list := range [][]Ticket{res.Called, res.Served, res.Expired} {
 		for i := range list {
 			list[i].decorate(&res.Institution, 0)

@@ -306,12 +306,19 @@ func clamp(x, lo, hi float64) float64 { return min(max(x, lo), hi) }
 // taken lognormal (positive and skewed) with that mean and variance; the
 // estimate is its median and the range its 10th to 90th percentiles.
 func (p Pace) Wait(ahead int) WaitEstimate {
-	calls := max(ahead, 0) + 1
 	// With people ahead, every counter is in a visit; first in line, a
 	// counter may be idle and call at once.
 	busy := ahead > 0
+	return p.waitWithMean(ahead, p.callTime(max(ahead, 0)+1, busy))
+}
+
+// waitWithMean is Wait(ahead) given the mean wait in seconds, the time of
+// the (ahead+1)th call by callTime.
+func (p Pace) waitWithMean(ahead int, mean float64) WaitEstimate {
+	calls := max(ahead, 0) + 1
+	busy := ahead > 0
 	gap := p.interval(busy)
-	mean := max(p.callTime(calls, busy), 1)
+	mean = max(mean, 1)
 	rel2 := paceDrift*paceDrift + p.PaceError*p.PaceError
 	variance := float64(calls)*(p.GapCV*gap)*(p.GapCV*gap) + rel2*mean*mean
 	s2 := math.Log(1 + variance/(mean*mean))

@@ -58,7 +58,12 @@ type Institution struct {
 
 // Call is one number called at a counter.
 type Call struct {
-	Number   int64     `json:"number"`
+	Number int64 `json:"number"`
+	// Label and Service name the ticket called as boards show it (an
+	// extension: the contract's recent_calls has number, counter and
+	// called_at); empty for calls stored before they were kept.
+	Label    string    `json:"label"`
+	Service  string    `json:"service"`
 	Counter  *string   `json:"counter"`
 	CalledAt time.Time `json:"called_at"`
 }
@@ -214,17 +219,16 @@ func equalPtr[T comparable](a, b *T) bool {
 	return *a == *b
 }
 
-// estimate fills the derived fields of an institution.
-func (inst *Institution) estimate() {
+// estimate fills the derived fields of an institution as of now: its own
+// estimate is v1's (the institution-wide pace), its lines' are v1.1's
+// (estimate_lines.go).
+func (inst *Institution) estimate(now time.Time) {
 	inst.EstimatedWaitSeconds = estimateWait(inst.CallInterval, inst.WaitingCount)
 	if inst.RecentCalls == nil {
 		inst.RecentCalls = []Call{}
 	}
 	inst.ensureLines()
-	for i := range inst.Services {
-		l := &inst.Services[i]
-		l.EstimatedWaitSeconds = estimateWait(inst.CallInterval, l.WaitingCount)
-	}
+	inst.estimateLines(now)
 }
 
 // estimateWait is how long a ticket with ahead people ahead of it should wait

@@ -105,6 +105,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 		inst := tx.Institution()
 		now := s.clock()
 		inst.ensureLines()
+		inst.estimateLinesFor(now, len(reqs)) // the joins' own estimates
 		c := &changeSet{s: s, now: now, inst: &inst}
 		day := LocalDay(&inst, now)
 		// Places follow issue order even when instances' clocks disagree.

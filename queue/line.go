@@ -41,6 +41,12 @@ type lineState struct {
 	LabelDay  string
 	LabelSeq  int64
 	CalledDay string
+	// PaceCalls are the line's calls of the local day PaceDay, oldest
+	// first, as the estimates need them (estimate_lines.go); waits is the
+	// estimate they give, derived by Institution.estimate.
+	PaceDay   string
+	PaceCalls []PaceCall
+	waits     *lineWaits
 }
 
 // LineRecord is a Line as stored and sent between instances: its public
@@ -59,6 +65,8 @@ type LineRecord struct {
 	LabelDay        string  `json:"label_day"`
 	LabelSeq        int64   `json:"label_seq"`
 	CalledDay       string  `json:"called_day"`
+	PaceDay         string  `json:"pace_day,omitempty"`
+	PaceCalls       paceLog `json:"pace_calls,omitempty"`
 }
 
 // LineRecords returns lines as stored, state included.
@@ -67,7 +75,8 @@ func LineRecords(lines []Line) []LineRecord {
 	for i, l := range lines {
 		out[i] = LineRecord{ID: l.ID, Code: l.Code, Name: l.Name, Status: l.Status, Position: l.Position,
 			WaitingCount: l.WaitingCount, WaitingPriority: l.WaitingPriority, NowServingLabel: l.NowServingLabel,
-			DailyQuota: l.DailyQuota, Streak: l.Streak, LabelDay: l.LabelDay, LabelSeq: l.LabelSeq, CalledDay: l.CalledDay}
+			DailyQuota: l.DailyQuota, Streak: l.Streak, LabelDay: l.LabelDay, LabelSeq: l.LabelSeq, CalledDay: l.CalledDay,
+			PaceDay: l.PaceDay, PaceCalls: paceLog(l.PaceCalls)}
 	}
 	return out
 }
@@ -79,7 +88,7 @@ func LinesOf(recs []LineRecord) []Line {
 		out[i] = Line{ID: r.ID, Code: r.Code, Name: r.Name, Status: r.Status, Position: r.Position,
 			WaitingCount: r.WaitingCount, NowServingLabel: r.NowServingLabel, DailyQuota: r.DailyQuota,
 			lineState: lineState{WaitingPriority: r.WaitingPriority, Streak: r.Streak, LabelDay: r.LabelDay,
-				LabelSeq: r.LabelSeq, CalledDay: r.CalledDay}}
+				LabelSeq: r.LabelSeq, CalledDay: r.CalledDay, PaceDay: r.PaceDay, PaceCalls: []PaceCall(r.PaceCalls)}}
 	}
 	return out
 }

@@ -161,6 +161,6 @@ func (s *Service) changeInstitution(ctx context.Context, id int64, meta Meta, ki
 		raw, _ := json.Marshal(data)
 		return Changes{Institution: &inst, Audit: []AuditEvent{s.audit(now, kind, nil, meta, raw)}}, nil, nil
 	})
-	out.estimate()
+	out.estimate(s.clock())
 	return out, err
 }

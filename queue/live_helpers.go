@@ -9,6 +9,7 @@ package queue
 // ticket is waiting or notified.
 func Decorate(t *Ticket, inst *Institution, ahead int64) { t.decorate(inst, ahead) }
 
-// Estimate fills the institution's derived fields (estimated wait, an empty
-// rather than null recent_calls) from its stored ones.
-func (inst *Institution) Estimate() { inst.estimate() }
+// Estimate fills the institution's derived fields (estimated waits, an
+// empty rather than null recent_calls) from its stored ones, as of its
+// last change (a live event's time).
+func (inst *Institution) Estimate() { inst.estimate(inst.UpdatedAt) }

@@ -15,6 +15,7 @@ func (s *Service) Ticket(ctx context.Context, id string) (Ticket, error) {
 	if err != nil {
 		return t, err
 	}
+	inst.estimate(s.clock())
 	var ahead int64
 	if t.Status.Waiting() {
 		if ahead, err = s.peopleAhead(ctx, &inst, &t); err != nil {
@@ -58,6 +59,7 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 	if err != nil {
 		return nil, nil, err
 	}
+	inst.estimate(s.clock())
 	list, err := s.store.Tickets(ctx, id, statuses, after, limit+1)
 	if err != nil {
 		return nil, nil, err
@@ -69,29 +71,21 @@ func (s *Service) StaffTickets(ctx context.Context, id int64, statuses []TicketS
 		next = &n
 	}
 	// In v1's number order (one line, no priority ticket waiting) the page's
-	// ranks take at most two reads whatever its size; otherwise each
-	// waiting ticket's place in the calling order is read on its own.
+	// ranks take at most two reads whatever its size; otherwise one read of
+	// the waiting set, ranked in memory by the calling order.
 	var ranks []int64
 	if simpleOrder(&inst) {
-		if ranks, err = s.ranks(ctx, id, statuses, list); err != nil {
-			return nil, nil, err
-		}
+		ranks, err = s.ranks(ctx, id, statuses, list)
+	} else {
+		ranks, err = s.orderRanks(ctx, &inst, list)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	out := make([]StaffTicket, len(list))
 	for i := range list {
 		t := &list[i]
-		switch {
-		case ranks != nil:
-			t.decorate(&inst, ranks[i])
-		case t.Status.Waiting():
-			ahead, err := s.peopleAhead(ctx, &inst, t)
-			if err != nil {
-				return nil, nil, err
-			}
-			t.decorate(&inst, ahead)
-		default:
-			t.decorate(&inst, 0)
-		}
+		t.decorate(&inst, ranks[i])
 		out[i] = t.Staff()
 	}
 	return out, next, nil

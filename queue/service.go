@@ -154,7 +154,7 @@ func (s *Service) update(ctx context.Context, id int64, ann *Announcement, fn fu
 		}
 		ev.Institution = inst
 	}
-	ev.Institution.estimate()
+	ev.Institution.estimate(s.clock())
 	moved := map[string]bool{}
 	for _, t := range trans {
 		moved[t.Ticket.ID] = true
@@ -175,7 +175,7 @@ func (s *Service) Institutions(ctx context.Context) ([]Institution, error) {
 		return nil, err
 	}
 	for i := range list {
-		list[i].estimate()
+		list[i].estimate(s.clock())
 	}
 	return list, nil
 }
@@ -186,7 +186,7 @@ func (s *Service) Institution(ctx context.Context, id int64) (Institution, error
 	if err != nil {
 		return inst, err
 	}
-	inst.estimate()
+	inst.estimate(s.clock())
 	return inst, nil
 }
 
@@ -206,7 +206,7 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 	if err != nil {
 		return inst, err
 	}
-	inst.estimate()
+	inst.estimate(s.clock())
 	return inst, nil
 }
 
@@ -230,7 +230,7 @@ func (s *Service) UpdateInstitution(ctx context.Context, id int64, p Patch, meta
 		data, _ := json.Marshal(changed)
 		return Changes{Institution: &inst, Audit: []AuditEvent{s.audit(now, AuditUpdated, nil, meta, data)}}, nil, nil
 	})
-	out.estimate()
+	out.estimate(s.clock())
 	return out, err
 }
 
@@ -332,13 +332,16 @@ func (c *changeSet) call(t *Ticket, counter *string, reason string, extra map[st
 	c.move(t, TicketServing, AuditCalled, NotifyTurnCalled, raw)
 	inst := c.inst
 	inst.NowServing = max(inst.NowServing, t.Number)
-	inst.RecentCalls = append([]Call{{Number: t.Number, Counter: counter, CalledAt: c.now}}, inst.RecentCalls...)
+	inst.RecentCalls = append([]Call{{Number: t.Number, Label: t.Label, Service: t.Service, Counter: counter, CalledAt: c.now}}, inst.RecentCalls...)
 	if len(inst.RecentCalls) > recentCallsKept {
 		inst.RecentCalls = inst.RecentCalls[:recentCallsKept]
 	}
 	if l := inst.line(t.Service); l != nil && t.Label != "" {
 		label := t.Label
 		l.NowServingLabel, l.CalledDay = &label, LocalDay(inst, c.now)
+	}
+	if l := inst.line(t.Service); l != nil {
+		l.notePaceCall(LocalDay(inst, c.now), c.now, counter)
 	}
 	c.ch.Calls = append(c.ch.Calls, CallRecord{Number: t.Number, Label: t.Label, Service: t.Service,
 		Counter: counter, CalledAt: c.now, Reason: reason})

@@ -24,6 +24,16 @@ func (s *countingStore) Tickets(ctx context.Context, id int64, st []queue.Ticket
 	return s.Store.Tickets(ctx, id, st, after, limit)
 }
 
+func (s *countingStore) WaitingPlaces(ctx context.Context, id int64) ([]queue.Waiter, error) {
+	s.reads.Add(1)
+	return s.Store.WaitingPlaces(ctx, id)
+}
+
+func (s *countingStore) LaneRank(ctx context.Context, t queue.Ticket, lane bool) (int64, error) {
+	s.reads.Add(1)
+	return s.Store.LaneRank(ctx, t, lane)
+}
+
 func (s *countingStore) WaitingNumbers(ctx context.Context, id int64) ([]int64, error) {
 	s.reads.Add(1)
 	return s.Store.WaitingNumbers(ctx, id)
@@ -31,9 +41,16 @@ func (s *countingStore) WaitingNumbers(ctx context.Context, id int64) ([]int64, 
 
 // TestStaffTicketsQueriesPerPage: the staff list reads the store a fixed
 // number of times per page, whatever the statuses asked for and however
-// many rows the page has (status=waiting ran one count per row), and every
+// many rows the page has (status=waiting ran one count per row; with
+// several services or priority tickets, one rank per row), and every
 // people_ahead it shows is the ticket's own.
 func TestStaffTicketsQueriesPerPage(t *testing.T) {
+	t.Parallel()
+	t.Run("one service", func(t *testing.T) { testStaffTicketsQueriesPerPage(t, false) })
+	t.Run("several services and priority", func(t *testing.T) { testStaffTicketsQueriesPerPage(t, true) })
+}
+
+func testStaffTicketsQueriesPerPage(t *testing.T, lines bool) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &countingStore{Store: queue.NewMemoryStore()}
@@ -42,19 +59,42 @@ func TestStaffTicketsQueriesPerPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	codes := []string{"A"}
+	if lines {
+		codes = []string{"A", "B", "C"}
+		specs := []queue.LineSpec{{Code: "A", Name: "Payments"}, {Code: "B", Name: "Registrations"}, {Code: "C", Name: "Releasing"}}
+		if _, err := svc.SetServices(ctx, inst.ID, specs, queue.Meta{Actor: "token:admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Thresholds 1 and 10 in turn: notified tickets fall between waiting
-	// ones, so that a list of one status leaves gaps in the ranks.
+	// ones, so that a list of one status leaves gaps in the ranks. With
+	// several services, every fourth ticket is in the priority lane.
 	var ids []string
 	for i := range 60 {
 		threshold := 1
 		if i%2 == 1 {
 			threshold = 10
 		}
-		res, err := svc.Join(ctx, inst.ID, queue.JoinRequest{Threshold: threshold}, queue.Meta{})
+		req := queue.JoinRequest{Threshold: threshold}
+		if lines {
+			req.Service = &codes[i%3]
+			if i%4 == 0 {
+				p := queue.PriorityPWD
+				req.Priority = &p
+			}
+		}
+		res, err := svc.Join(ctx, inst.ID, req, queue.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, res.Ticket.ID)
+	}
+	if lines { // streaks under way: a priority run started in some lines
+		c := "1"
+		if _, err := svc.Advance(ctx, inst.ID, queue.AdvanceRequest{Count: 4, Counter: &c}, queue.Meta{Actor: "token:1"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, i := range []int{7, 20, 33} { // gaps of cancelled numbers
 		if _, err := svc.Cancel(ctx, ids[i], queue.Meta{}); err != nil {

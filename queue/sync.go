@@ -137,7 +137,7 @@ func (s *Service) SyncCalls(ctx context.Context, id int64, q OutsideQueue, meta 
 	if err != nil {
 		return SyncResult{}, err
 	}
-	res.Institution.estimate()
+	res.Institution.estimate(s.clock())
 	for _, list := range [][]Ticket{res.Called, res.Served, res.Expired} {
 		for i := range list {
 			list[i].decorate(&res.Institution, 0)

@@ -55,6 +55,9 @@ type Ticket struct {
 	NearTurnThreshold    int          `json:"near_turn_threshold"`
 	Counter              *string      `json:"counter"`
 	EstimatedWaitSeconds *int64       `json:"estimated_wait_seconds"`
+	// EstimatedWaitRange is the 10th to 90th percentile of the wait, with
+	// EstimatedWaitSeconds its median (API.md v1.1, "Estimates").
+	EstimatedWaitRange *[2]int64 `json:"estimated_wait_range"`
 	// Service is the code of the ticket's line; Label its daily number
 	// there ("A-023"). Position is people_ahead + 1 while it waits.
 	Service     string     `json:"service"`
@@ -135,18 +138,19 @@ func ParseTicketID(s string) (string, error) {
 	return id.String(), nil
 }
 
-// decorate fills a ticket's derived fields from its institution and its rank
-// among the waiting tickets (ignored unless it is waiting).
+// decorate fills a ticket's derived fields from its institution (on which
+// estimate has run) and its rank among the waiting tickets (ignored unless
+// it is waiting). A waiting ticket's estimate is its line's (v1.1).
 func (t *Ticket) decorate(inst *Institution, ahead int64) {
 	t.NowServing = inst.NowServing
 	t.PeopleAhead = 0
-	t.EstimatedWaitSeconds = nil
+	t.EstimatedWaitSeconds, t.EstimatedWaitRange = nil, nil
 	t.Position = nil
 	if t.Status.Waiting() {
 		t.PeopleAhead = ahead
 		pos := ahead + 1
 		t.Position = &pos
-		t.EstimatedWaitSeconds = estimateWait(inst.CallInterval, ahead)
+		t.EstimatedWaitSeconds, t.EstimatedWaitRange = ticketWait(inst, t, ahead)
 	} else if t.Status == TicketServing {
 		zero := int64(0)
 		t.EstimatedWaitSeconds = &zero

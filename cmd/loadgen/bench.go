@@ -33,6 +33,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.DurationVar(&cfg.MemoryIdle, "memory-idle", 100*time.Second, "idle time before the memory figure (covers the hub's 30 s pings)")
 	fs.StringVar(&cfg.Pgbench, "pgbench", "", "pgbench binary (default: on PATH, else /usr/lib/postgresql/*/bin/pgbench)")
 	fs.StringVar(&cfg.ScriptDir, "scripts", "loadtest/pgbench", "directory of setup.sql and one_ticket.sql")
+	fs.IntVar(&cfg.Services, "services", 0, "hot joins and the fan-out's institution on this many services A, B, ... (0: v1's one line)")
+	fs.Float64Var(&cfg.PriorityShare, "priority-share", 0, "share of those joins in the priority lane (0..1)")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where server logs and profiles go (default: a new temporary directory)")
 	out := fs.String("out", "docs/BENCHMARKS.md", "report to update (its generated sections only); empty: print to stdout")
 	gobench := fs.String("gobench", "", "file holding `go test -bench` output, to render into the report as well")

@@ -138,6 +138,8 @@ func scenario(ctx context.Context, name string, args []string, getenv func(strin
 		fs.DurationVar(&f.Hold, "hold", time.Second, "idle time once every subscriber is connected, before the first call")
 		fs.DurationVar(&f.Settle, "settle", 2*time.Second, "wait after the last call for its deliveries")
 		fs.IntVar(&f.ConnectConcurrency, "connect-concurrency", 128, "handshakes in flight per process")
+		fs.IntVar(&f.Services, "services", 0, "give a created institution this many services A, B, ... and spread the tickets to call over them")
+		fs.Float64Var(&f.PriorityShare, "priority-share", 0, "share of the tickets to call in the priority lane (0..1)")
 		sc = f
 		if err := fs.Parse(args); err != nil {
 			return err

@@ -108,13 +108,16 @@ export function advance(id, counter) {
 
 // verifyNumbers reads every ticket of institution id through the staff
 // API and checks that the numbers run from 1 to last_issued with no gap
-// and no repeat. It needs ADMIN_TOKEN. It returns what it found, {count,
+// and no repeat, and each service's labels (A-001 upward) likewise, for a
+// run within one local day (gaps and repeats count both). It needs
+// ADMIN_TOKEN. It returns what it found, {count,
 // lastIssued, gaps, repeats, ok}, for the caller's metrics: a check alone
 // is not enough for a threshold, since a run without the check would have
 // no sample.
 export function verifyNumbers(id) {
   const statuses = 'waiting,notified,serving,served,expired,cancelled';
   const seen = {};
+  const labels = {}; // service code -> {daily number: true}, for one day's run
   let count = 0;
   let repeats = 0;
   let after = 0;
@@ -129,6 +132,13 @@ export function verifyNumbers(id) {
       if (seen[t.number]) repeats++;
       seen[t.number] = true;
       count++;
+      // A label is the service's code and its daily number: A-001 upward.
+      const m = /^([A-Z]{1,3})-(\d{3,})$/.exec(t.label || '');
+      if (m) {
+        const svc = (labels[m[1]] = labels[m[1]] || {});
+        if (svc[m[2]]) repeats++;
+        svc[m[2]] = true;
+      }
     }
     if (page.next_after === null || page.next_after === undefined) break;
     after = page.next_after;
@@ -138,8 +148,15 @@ export function verifyNumbers(id) {
   for (let n = 1; n <= inst.last_issued; n++) {
     if (!seen[n]) gaps++;
   }
+  // Each service's labels run from 001 to its count, with no gap.
+  for (const code of Object.keys(labels)) {
+    const nums = Object.keys(labels[code]).map((x) => parseInt(x, 10));
+    const most = Math.max(...nums);
+    gaps += most - nums.length;
+    console.log(`institution ${id}: service ${code}: ${nums.length} labels, highest ${code}-${String(most).padStart(3, '0')}`);
+  }
   const ok = check(null, {
-    'numbers are gap-free and unique': () => gaps === 0 && repeats === 0 && count === inst.last_issued,
+    'numbers and each service\'s labels are gap-free and unique': () => gaps === 0 && repeats === 0 && count === inst.last_issued,
   });
   console.log(`institution ${id}: ${count} tickets, last_issued ${inst.last_issued}, ${gaps} gaps, ${repeats} repeats`);
   return { count, lastIssued: inst.last_issued, gaps, repeats, ok };

@@ -286,9 +286,14 @@ func Simulate(cfg Config) (*Day, error) {
 			for _, w := range waiting {
 				t.AheadAll += len(w)
 			}
-			if p, ok := queue.ServicePace(svcCalls[s], now); ok {
-				w := p.Wait(t.AheadService).Through(cal, now)
-				t.New = &w
+			// As the server gives it: from the service's kept calls
+			// (queue.KeepPaceCalls), as of its last call.
+			if sc := svcCalls[s]; len(sc) > 0 {
+				at := sc[len(sc)-1].At
+				if p, ok := queue.ServicePace(sc, at); ok {
+					w := p.Wait(t.AheadService).Through(cal, at)
+					t.New = &w
+				}
 			}
 			t.V1 = v1.Estimate(int64(t.AheadAll))
 			t.V1ServiceAhd = v1.Estimate(int64(t.AheadService))
@@ -318,7 +323,7 @@ func Simulate(cfg Config) (*Day, error) {
 			t := waiting[best][0]
 			waiting[best] = waiting[best][1:]
 			t.Called, t.CalledAt, t.Counter = true, now, c.spec.Name
-			svcCalls[best] = append(svcCalls[best], queue.PaceCall{At: now, Counter: c.spec.Name})
+			svcCalls[best] = queue.KeepPaceCalls(svcCalls[best], queue.PaceCall{At: now, Counter: c.spec.Name})
 			v1.Observe(1, now)
 			day.Calls = append(day.Calls, Call{At: now, Counter: c.spec.Name, Service: t.Service, Number: t.Number})
 			var visit time.Duration

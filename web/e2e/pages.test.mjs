@@ -404,6 +404,48 @@ scenario('the phone picks a service, sees its line and wait, asks for the priori
   assert.equal(await text(phone, '#t-place'), '—');
 });
 
+// pickerWait is the picker's words for an estimate (format.js's waitText,
+// lower case) for the short waits a test can make.
+function pickerWait(seconds) {
+  if (seconds <= 0) return 'any moment now';
+  if (seconds < 60) return 'under a minute';
+  return `about ${Math.round(seconds / 60)} min`;
+}
+
+scenario("the phone's service picker shows each service's line and, from its third call of the day, its estimate", async () => {
+  const { inst } = await office('Pag-IBIG Fund – Cubao Annex');
+  await setUpLines(inst.id, THREE_LINES.slice(0, 2), [
+    { name: '1', services: ['A'] },
+    { name: '2', services: ['A'] },
+  ]);
+  for (let i = 0; i < 6; i++) await api('POST', `institutions/${inst.id}/tickets`, { service: 'A' });
+  await api('POST', `institutions/${inst.id}/tickets`, { service: 'B' });
+
+  const phone = await open(PHONE, `${BASE}/`);
+  await phone.getByRole('button', { name: /Cubao Annex/ }).click();
+  await waitFor(phone, 'A with no estimate yet', () => document.querySelector('#svc-A-meta')?.textContent === '6 waiting · wait unknown');
+  assert.equal(await text(phone, '#svc-B-meta'), '1 waiting · wait unknown');
+
+  // Three calls from A, counter 1 twice: A has a pace, B still none.
+  for (const counter of ['1', '2', '1']) {
+    await api('POST', `institutions/${inst.id}/advance`, { counter });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const got = await api('GET', `institutions/${inst.id}`);
+  const [a, b] = got.services;
+  assert.notEqual(a.estimated_wait_seconds, null, 'A has an estimate after three calls');
+  assert.ok(a.estimated_wait_range[0] <= a.estimated_wait_seconds && a.estimated_wait_seconds <= a.estimated_wait_range[1], `A's range ${a.estimated_wait_range} holds ${a.estimated_wait_seconds}`);
+  assert.equal(b.estimated_wait_seconds, null);
+
+  await phone.reload();
+  await phone.getByRole('button', { name: /Cubao Annex/ }).click();
+  const want = `3 waiting · ${pickerWait(a.estimated_wait_seconds)}`;
+  await waitFor(phone, `A's line and estimate "${want}"`, (w) => document.querySelector('#svc-A-meta')?.textContent === w, want);
+  assert.equal(await text(phone, '#svc-B-meta'), '1 waiting · wait unknown');
+  // The picked service's figures above the form are its own too.
+  assert.equal(await text(phone, '#join-waiting'), '3');
+});
+
 scenario("a printed slip's link opens the phone page following that ticket", async () => {
   const { inst, token } = await office('Bureau of Immigration – Intramuros');
   await setUpLines(inst.id, THREE_LINES.slice(0, 2));
@@ -666,4 +708,22 @@ scenario('a board on one server sees every call of a 50-ticket advance made thro
   } finally {
     await control('stop', 'other');
   }
+});
+
+scenario('a board opened after calls were made shows them by label and service, from recent_calls', async () => {
+  const { inst } = await office('Bureau of Internal Revenue – RDO 38');
+  await setUpLines(inst.id, THREE_LINES.slice(0, 2));
+  await api('POST', `institutions/${inst.id}/tickets`, { service: 'B' });
+  await api('POST', `institutions/${inst.id}/tickets`, { service: 'A' });
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '3', count: 2 });
+  const got = await api('GET', `institutions/${inst.id}`);
+  assert.deepEqual(got.recent_calls.map((c) => [c.label, c.service, c.counter]), [['A-001', 'A', '3'], ['B-001', 'B', '3']]);
+
+  // No call frame ever reaches this board: only the snapshot's recent_calls.
+  const board = await open(TV, `${BASE}/board/${inst.id}`);
+  await live(board);
+  await waitFor(board, 'both calls by label, newest first', () =>
+    [...document.querySelectorAll('#calls li .call-number')].map((e) => e.textContent).join(',') === 'A-001,B-001');
+  const services = await board.locator('#calls li .call-service').allTextContents();
+  assert.deepEqual(services, ['Payments', 'Registrations']);
 });

@@ -60,7 +60,7 @@ for (let i = 0; i < 16; i++) {
 for (let i = 0; i < 6; i++) await join(hospital.id);
 for (let i = 0; i < 3; i++) await join(bank.id);
 // Calls a little apart, so that the estimates have a pace to go by.
-for (const counter of ['1', '3', '2', '4', '1', '3']) {
+for (const counter of ['1', '3', '2', '4', '1', '3', '3']) {
   await api('POST', `institutions/${registry.id}/advance`, { counter });
   await sleep(400);
 }
