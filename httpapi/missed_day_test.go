@@ -81,6 +81,21 @@ func TestHTTPMissedNumbers(t *testing.T) {
 				}
 			}
 		}
+		// Staff of the office also see each ticket's id, to put it back;
+		// another office's staff may not look.
+		r = s.Do(testapp.Request{Method: "GET", Path: path + "/missed", Token: staff})
+		if r.Status != 200 {
+			t.Fatalf("staff missed: %d %s", r.Status, r.Body)
+		}
+		for i, it := range r.Map(t)["items"].([]any) {
+			if got := it.(map[string]any)["ticket_id"]; got != ids[i] {
+				t.Errorf("staff missed[%d].ticket_id = %v, want %s", i, got, ids[i])
+			}
+		}
+		other := s.StaffToken(s.CreateInstitution(map[string]any{}))
+		wantError(t, s.Do(testapp.Request{Method: "GET", Path: path + "/missed", Token: other}), 403, "forbidden")
+		wantError(t, s.Do(testapp.Request{Method: "GET", Path: path + "/missed", Token: "nope"}), 401, "unauthorized")
+
 		// Put back: no longer missed.
 		if r := s.Do(testapp.Request{Method: "POST", Path: "/api/v1/tickets/" + ids[0] + "/requeue"}); r.Status != 200 {
 			t.Fatalf("requeue: %d %s", r.Status, r.Body)

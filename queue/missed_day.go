@@ -15,6 +15,8 @@ import (
 // MissedTurn is one ticket of the day that was called and expired without
 // checking in, and has not been put back since.
 type MissedTurn struct {
+	// TicketID is shown to staff of the institution only (to put it back).
+	TicketID  string    `json:"ticket_id,omitempty"`
 	Label     string    `json:"label"`
 	Service   string    `json:"service"`
 	Counter   *string   `json:"counter"`
@@ -35,7 +37,8 @@ const MaxMissedListed = 200
 const missedPage = 500
 
 // Missed lists institution id's tickets that expired on the local day date
-// (YYYY-MM-DD; empty: today) and are still expired.
+// (YYYY-MM-DD; empty: today) and are still expired, with their ticket ids
+// (a caller that is not staff of the institution must drop them).
 //
 // Every such ticket was called that day, so its number is at least the
 // lowest number called that day: the read walks the day's calls for that
@@ -83,7 +86,7 @@ func (s *Service) Missed(ctx context.Context, id int64, date string) (MissedPage
 			if t.CompletedAt == nil || t.CompletedAt.Before(from) || !t.CompletedAt.Before(to) {
 				continue
 			}
-			page.Items = append(page.Items, MissedTurn{Label: labelOf(t), Service: t.Service, Counter: t.Counter, ExpiredAt: *t.CompletedAt})
+			page.Items = append(page.Items, MissedTurn{TicketID: t.ID, Label: labelOf(t), Service: t.Service, Counter: t.Counter, ExpiredAt: *t.CompletedAt})
 		}
 		if len(list) < missedPage {
 			break
