@@ -69,9 +69,9 @@ async function missTurn(instId, ticketId, token, counter = '2') {
 }
 
 scenario('phone: "I missed my turn, put me back" within the window, then "let people go ahead", live; the fairness log page follows the calls', async () => {
-  const { inst, token } = await office('Social Security System – Diliman');
+  const { inst, token } = await office('Home Development Mutual Fund – Ortigas');
   const phone = await open(PHONE);
-  await joinFromPhone(phone, 'Social Security System', '09171110001');
+  await joinFromPhone(phone, 'Home Development Mutual Fund', '09171110001');
   const others = [];
   for (let i = 0; i < 4; i++) others.push(await api('POST', `institutions/${inst.id}/tickets`, {}));
   // Waiting: no "put me back", "let people go ahead" offered, the log linked.
@@ -130,10 +130,10 @@ scenario('phone: "I missed my turn, put me back" within the window, then "let pe
 });
 
 scenario('phone: the put-me-back offer goes when the rejoin window closes, and never comes for a number already put back the most times', async () => {
-  const { inst, token } = await office('Department of Foreign Affairs – Aseana');
+  const { inst, token } = await office('Overseas Workers Welfare Administration – Pasay');
   await api('PATCH', `institutions/${inst.id}`, { rejoin_window_seconds: 4, max_requeues: 1 });
   const phone = await open(PHONE);
-  await joinFromPhone(phone, 'Department of Foreign Affairs');
+  await joinFromPhone(phone, 'Overseas Workers Welfare');
   await api('POST', `institutions/${inst.id}/tickets`, {});
   const mine = JSON.parse(await phone.evaluate(() => localStorage.getItem('queueless.ticket')));
   const t = await missTurn(inst.id, mine.id, token);
@@ -145,7 +145,7 @@ scenario('phone: the put-me-back offer goes when the rejoin window closes, and n
 
   // A number put back once (the most here) that misses again: no offer.
   const phone2 = await open(PHONE);
-  await joinFromPhone(phone2, 'Department of Foreign Affairs');
+  await joinFromPhone(phone2, 'Overseas Workers Welfare');
   const second = JSON.parse(await phone2.evaluate(() => localStorage.getItem('queueless.ticket')));
   await api('PATCH', `institutions/${inst.id}`, { rejoin_window_seconds: 600 });
   await api('POST', `institutions/${inst.id}/advance`, { count: 1 }, { token }); // the walk-in
@@ -159,7 +159,7 @@ scenario('phone: the put-me-back offer goes when the rejoin window closes, and n
 });
 
 scenario('staff put a missed ticket back and transfer one to another service; the board lists the missed numbers', async () => {
-  const { inst, token } = await office('Land Transportation Office – East Avenue');
+  const { inst, token } = await office('Maritime Industry Authority – Port Area');
   await setUpLines(inst.id, [
     { code: 'A', name: 'Assessment' },
     { code: 'C', name: 'Cashier' },
@@ -232,7 +232,7 @@ async function withHours(page, instId, fields) {
 }
 
 scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-queue window, in the office timezone, not before it', async () => {
-  const { inst } = await office('Bureau of Immigration – Intramuros');
+  const { inst } = await office('Commission on Elections – Intramuros');
   await api('PATCH', `institutions/${inst.id}`, { status: 'closed' });
   // Opening 30 minutes from now, Manila time (UTC+8): the day's first period.
   const opens = wallTime(new Date(Date.now() + 30 * 60000), 'Asia/Manila');
@@ -266,7 +266,7 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
 });
 
 scenario('staff hours editor sends the contract PATCH: timezone, weekly hours with several periods, closed dates, cutoff, at-close, pre-queue; quotas per service', async () => {
-  const { inst } = await office('Philippine Statistics Authority – Serbilis');
+  const { inst } = await office('Cooperative Development Authority – Quezon City');
   await setUpLines(inst.id, [
     { code: 'A', name: 'Birth certificates' },
     { code: 'B', name: 'Marriage certificates', daily_quota: 80 },
