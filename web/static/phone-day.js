@@ -102,7 +102,7 @@ export class OfficeDay {
     const ahead = o.requeue_after;
     const more = o.max_requeues - used;
     this.putBackRule.textContent =
-      `Missed your call? Until ${clock(end)} you can go back in line with your number ${ticketName(t)}: ` +
+      `Missed your call? Until ${clock(end)} you can go back in line with your number ${ticketName(t).replace('-', '\u2011')}: ` +
       (ahead > 0 ? `${people(ahead)} will be ahead of you (fewer if fewer are waiting). ` : 'you will be next. ') +
       (more === 1 ? 'You can do this only once.' : `You can do this ${times(more)} more.`);
     // The window closes while the page is open: the offer goes.
