@@ -83,7 +83,9 @@ func (s *Service) Missed(ctx context.Context, id int64, date string) (MissedPage
 		}
 		for _, t := range list {
 			after = t.Number
-			if t.CompletedAt == nil || t.CompletedAt.Before(from) || !t.CompletedAt.Before(to) {
+			// Only a ticket that was called missed its turn: one expired
+			// while waiting (the office closed) was never called.
+			if t.CalledAt == nil || t.CompletedAt == nil || t.CompletedAt.Before(from) || !t.CompletedAt.Before(to) {
 				continue
 			}
 			page.Items = append(page.Items, MissedTurn{TicketID: t.ID, Label: labelOf(t), Service: t.Service, Counter: t.Counter, ExpiredAt: *t.CompletedAt})
