@@ -247,6 +247,8 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
   await live(board);
   await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
   assert.match(await text(board, '#prequeue'), new RegExp(`^Opens at ${shown} · numbers are drawn at opening`));
+  // Not "Closed: no new numbers today": numbers are being taken for the draw.
+  assert.equal(await board.locator('#status').isHidden(), true);
 
   // The window is 20 minutes: it starts in 10 minutes, so no notice yet.
   const early = await open(TV);
@@ -255,6 +257,7 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
   await live(early);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await early.locator('#prequeue').isHidden(), true);
+  assert.match(await text(early, '#status'), /Closed/);
   // A closed date: no opening, no notice.
   const closed = await open(TV);
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());

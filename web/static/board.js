@@ -23,7 +23,7 @@ const $ = (id) => document.getElementById(id);
 
 const id = Number(location.pathname.split('/').filter(Boolean).pop());
 const log = new CallLog();
-const prequeue = new PrequeueNotice($('prequeue'));
+const prequeue = new PrequeueNotice($('prequeue'), $('status'));
 const missed = new MissedNumbers($('missed'), id);
 let inst = null;
 let live = null;

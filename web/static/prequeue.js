@@ -58,10 +58,15 @@ export function prequeueOpening(inst, now = new Date()) {
   return `${Number(h)}:${m}`;
 }
 
-/** PrequeueNotice shows the notice on the board while the window is open. */
+/**
+ * PrequeueNotice shows the notice on the board while the window is open,
+ * in place of the board's status line ("Closed: no new numbers today" is
+ * not true while numbers are taken for the draw).
+ */
 export class PrequeueNotice {
-  constructor(node) {
+  constructor(node, statusNode) {
     this.node = node;
+    this.statusNode = statusNode;
     this.inst = null;
   }
 
@@ -74,9 +79,11 @@ export class PrequeueNotice {
   tick() {
     const at = prequeueOpening(this.inst);
     if (!at) {
+      if (!this.node.hidden && this.statusNode) this.statusNode.hidden = !this.statusNode.textContent;
       say(this.node, '');
       return;
     }
+    if (this.statusNode) this.statusNode.hidden = true;
     if (this.node.dataset.opens === at && !this.node.hidden) return;
     this.node.dataset.opens = at;
     this.node.replaceChildren(
