@@ -13,6 +13,7 @@ import (
 //	GET /                 phone page
 //	GET /staff            staff console
 //	GET /board/{id}       hall display board
+//	GET /calls/{id}       the fairness log of the day, for citizens
 //	GET /static/{version}/{file}
 //	GET /sw.js            the service worker (web push), at the root for its scope
 //
@@ -26,7 +27,7 @@ func Register(e *echo.Echo) error {
 	get := []string{http.MethodGet, http.MethodHead}
 	for route, page := range pageRoutes {
 		e.Match(get, route, func(c echo.Context) error {
-			if id := c.Param("id"); route == "/board/:id" && !positiveInt(id) {
+			if id := c.Param("id"); route != "/" && route != "/staff" && !positiveInt(id) {
 				return echo.ErrNotFound
 			}
 			if !h.ServePage(c.Response(), c.Request(), page) {

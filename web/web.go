@@ -67,6 +67,7 @@ var pageRoutes = map[string]string{
 	"/":          "phone",
 	"/staff":     "staff",
 	"/board/:id": "board",
+	"/calls/:id": "calls", // the fairness log, for citizens
 }
 
 // workers maps each service worker's route to its file under static/. A

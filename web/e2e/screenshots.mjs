@@ -6,6 +6,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { BASE, PHONE, ADMIN, api, launch, live, waitFor, joinFromPhone, signIn, setUpLines, stubSpeech } from './helpers.mjs';
+import { officeDayShots } from './office-day-shots.mjs';
 
 const out = process.env.QL_SCREENSHOTS;
 if (!out) throw new Error('QL_SCREENSHOTS is not set');
@@ -152,6 +153,9 @@ try {
   await waitFor(tv, 'announcement shown', () => !document.querySelector('#announcement').hidden);
   await sleep(3500);
   await tv.screenshot({ path: `${out}/board.png` });
+
+  // The office day: missed turns, the fairness log, transfer, hours, the pre-queue.
+  await officeDayShots({ browser, out, registry, bank, staff, admin, tv });
 } finally {
   await browser.close();
 }

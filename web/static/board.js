@@ -9,6 +9,8 @@ import { Live, newerInstitution } from './live.js';
 import { waitText, el, say, flash, clock, counterName, counterPhrase, sortedServices } from './format.js';
 import { CallLog } from './calls.js';
 import { Announcer, spokenLabel } from './speech.js';
+import { PrequeueNotice } from './prequeue.js';
+import { MissedNumbers } from './board-missed.js';
 
 const ANNOUNCEMENT_SHOWN_MS = 10 * 60 * 1000;
 const RECENT_SHOWN = 8;
@@ -21,6 +23,8 @@ const $ = (id) => document.getElementById(id);
 
 const id = Number(location.pathname.split('/').filter(Boolean).pop());
 const log = new CallLog();
+const prequeue = new PrequeueNotice($('prequeue'), $('status'));
+const missed = new MissedNumbers($('missed'), id);
 let inst = null;
 let live = null;
 let announcementTimer = 0;
@@ -190,6 +194,8 @@ function render(i) {
           ),
         )),
   );
+  prequeue.show(i);
+  missed.changed(i);
   scheduleRender(); // counters and service names may have changed
 }
 
@@ -246,6 +252,7 @@ async function fetchState() {
 
 function tick() {
   $('clock').textContent = clock(new Date());
+  prequeue.tick();
 }
 
 // ---------- sound ----------

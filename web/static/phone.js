@@ -5,6 +5,7 @@
 import { api, ApiError, errorText, newKey } from './api.js';
 import { offerPush } from './push.js'; // the ticket's notify-me button, wired at the integration
 import { Live, newerTicket } from './live.js';
+import { OfficeDay } from './phone-day.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
@@ -45,6 +46,11 @@ let ticket = null;
 let live = null;
 let lastBuzz = 0;
 let seenNotifications = new Set();
+// Put me back, let people go ahead, how calls were made: phone-day.js.
+const day = new OfficeDay($('t-day'), {
+  reopen: (t) => openTicket(t),
+  shown: (t) => newerTicket(ticket, t) && render(t),
+});
 
 function showView(name) {
   for (const v of ['loading', 'pick', 'join', 'ticket']) ui[v].hidden = v !== name;
@@ -425,6 +431,7 @@ function render(t) {
   }
 
   document.title = titleFor(t);
+  day.show(t, office);
   // A finished number changes no more: let its stream go.
   if (!active) stopLive();
 }
@@ -534,6 +541,7 @@ function forget() {
   saved = null;
   ticket = null;
   office = null;
+  day.show(null);
   localStorage.removeItem(STORE);
 }
 

@@ -12,6 +12,8 @@ import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, P
 import { Trail } from './trail.js';
 import { LinkCard } from './link.js';
 import { Setup } from './setup.js';
+import { StaffDay } from './staff-day.js';
+import { HoursEditor } from './hours.js';
 
 const SESSION = 'queueless.staff';
 const COUNTER = 'queueless.counter';
@@ -61,6 +63,23 @@ const link = new LinkCard(document.querySelector('#console .stats'), call);
 const setup = new Setup({
   call: (method, path, body) =>
     call(method, `institutions/${session.institution_id}${path ? `/${path}` : ''}`, { body }),
+  signedOut: (err) => err instanceof ApiError && err.status === 401 && (fail(err), true),
+  saved: (i) => {
+    if (newerInstitution(inst, i)) renderInstitution(i);
+    scheduleRefresh();
+  },
+});
+
+// Missed turns and transfers (staff-day.js); hours and the office day (hours.js).
+const day = new StaffDay({
+  call,
+  office: () => session?.institution_id ?? null,
+  ok,
+  fail,
+  changed: () => scheduleRefresh(),
+});
+const hours = new HoursEditor({
+  call: (method, path, body) => call(method, `institutions/${session.institution_id}${path ? `/${path}` : ''}`, { body }),
   signedOut: (err) => err instanceof ApiError && err.status === 401 && (fail(err), true),
   saved: (i) => {
     if (newerInstitution(inst, i)) renderInstitution(i);
@@ -182,6 +201,8 @@ function enterConsole() {
   say(ui.ok, '');
   inst = null;
   setup.reset();
+  day.reset();
+  hours.reset();
   $('walkin-result').hidden = true;
   trail?.stop();
   const { token, institution_id: id } = session;
@@ -248,6 +269,8 @@ function renderInstitution(i) {
   renderCallFrom();
   renderWalkin(i);
   setup.show(i);
+  day.show(i);
+  hours.show(i);
 }
 
 // ---------- services ----------
@@ -400,7 +423,7 @@ async function refresh() {
   }
   refreshing = true;
   try {
-    await Promise.all([loadServing(), loadWaiting(), trail.loadNew()]);
+    await Promise.all([loadServing(), loadWaiting(), trail.loadNew(), day.loadMissed()]);
   } catch (err) {
     fail(err);
   } finally {
@@ -544,6 +567,7 @@ async function loadServing() {
           t.phone ? el('span', { class: 'phone', text: t.phone }) : null,
         ),
         btn,
+        day.transferButton(t),
       );
     }),
   );
@@ -589,7 +613,7 @@ function waitingRow(t) {
     ),
     el('td', { class: 'phone', text: t.phone || (t.source === 'staff' ? 'walk-in' : '—') }),
     el('td', {}, el('time', { datetime: t.issued_at, title: clock(t.issued_at, true), text: ago(t.issued_at) })),
-    el('td', {}, callBtn),
+    el('td', { class: 'row-actions' }, callBtn, day.transferButton(t)),
   );
 }
 

@@ -1,0 +1,348 @@
+// Browser tests of the office day's pages (issue 12): the phone's "I
+// missed my turn, put me back" and "let people go ahead of me", the
+// fairness log page, the staff console's requeue, transfer and hours
+// editor, and the board's missed numbers and pre-queue notice. Run by
+// web/browser_test.go with the other page tests; the "quick" server shares
+// the database and calls with a 2 s grace period, so that a ticket misses
+// its turn in seconds.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE, PHONE, DESK, TV, ADMIN, api, control, office, launch, live, waitFor, text, shot, watchErrors, joinFromPhone, signIn, setUpLines, horizontalOverflow } from './helpers.mjs';
+
+let browser;
+let quick; // the base URL of the 2 s grace server
+let errors = [];
+const pages = [];
+
+before(async () => {
+  browser = await launch();
+  quick = (await control('start', 'quick')).url;
+});
+
+after(async () => {
+  await browser?.close();
+  await control('stop', 'quick').catch(() => {});
+});
+
+afterEach(async () => {
+  for (const p of pages.splice(0)) await p.context().close().catch(() => {});
+  const seen = errors;
+  errors = [];
+  assert.deepEqual(seen, [], 'the pages logged errors');
+});
+
+function scenario(name, fn) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      for (const [i, p] of pages.entries()) if (!p.isClosed()) await shot(p, `day-${name.replace(/\W+/g, '-').slice(0, 60)}-${i}`);
+      throw err;
+    }
+  });
+}
+
+async function open(device, url) {
+  const ctx = await browser.newContext(device);
+  ctx.setDefaultTimeout(10000);
+  const page = await ctx.newPage();
+  watchErrors(page, errors);
+  pages.push(page);
+  if (url) await page.goto(url);
+  return page;
+}
+
+async function noHorizontalScroll(page, where) {
+  const o = await horizontalOverflow(page);
+  assert.ok(o.scrollWidth <= o.clientWidth, `${where}: ${o.scrollWidth}px wide in ${o.clientWidth}px (${o.wide.join(', ')})`);
+}
+
+/** missTurn calls the next ticket through the quick server and waits until it expired. */
+async function missTurn(instId, ticketId, token, counter = '2') {
+  await api('POST', `institutions/${instId}/advance`, { counter }, { token, base: quick });
+  for (const deadline = Date.now() + 20000; ; await new Promise((r) => setTimeout(r, 100))) {
+    const t = await api('GET', `tickets/${ticketId}`);
+    if (t.status === 'expired') return t;
+    if (Date.now() > deadline) throw new Error(`ticket ${t.label} did not expire (${t.status})`);
+  }
+}
+
+scenario('phone: "I missed my turn, put me back" within the window, then "let people go ahead", live; the fairness log page follows the calls', async () => {
+  const { inst, token } = await office('Home Development Mutual Fund – Ortigas');
+  const phone = await open(PHONE);
+  await joinFromPhone(phone, 'Home Development Mutual Fund', '09171110001');
+  const others = [];
+  for (let i = 0; i < 4; i++) others.push(await api('POST', `institutions/${inst.id}/tickets`, {}));
+  // Waiting: no "put me back", "let people go ahead" offered, the log linked.
+  await waitFor(phone, 'defer offered', () => !document.querySelector('#t-defer-box').hidden);
+  assert.equal(await phone.locator('#t-requeue').isVisible(), false);
+  const link = phone.getByRole('link', { name: 'How calls were made today' });
+  assert.equal(new URL(await link.getAttribute('href')).pathname, `/calls/${inst.id}`);
+
+  const mine = JSON.parse(await phone.evaluate(() => localStorage.getItem('queueless.ticket')));
+  await missTurn(inst.id, mine.id, token);
+  // Expired within the window: the offer, with what the contract says happens.
+  await waitFor(phone, 'put-me-back offered', () => document.querySelector('#t-requeue')?.offsetParent !== null, null, 10000);
+  assert.equal(await phone.locator('#t-defer-box').isVisible(), false);
+  const rule = await text(phone, '#t-requeue-rule');
+  assert.match(rule, /3 people will be ahead of you \(fewer if fewer are waiting\)/);
+  assert.match(rule, /only once/);
+  assert.match(rule, /Until \d\d?:\d\d/);
+  await noHorizontalScroll(phone, 'phone, missed turn');
+
+  await phone.getByRole('button', { name: 'I missed my turn, put me back' }).click();
+  await waitFor(phone, 'back in line with 3 ahead', () => document.querySelector('#t-ahead').textContent === '3' && ['waiting', 'notified'].includes(document.querySelector('#t-card').dataset.status));
+  assert.match(await text(phone, '#t-day .success'), /back in line with A-001: 3 people ahead/);
+  assert.equal(await phone.locator('#t-requeue').isVisible(), false);
+  // Live again: a call elsewhere moves it up.
+  await live(phone);
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '1' }, { token });
+  await waitFor(phone, 'live: 2 ahead after the next call', () => document.querySelector('#t-ahead').textContent === '2');
+
+  // Let people go ahead: 2 asked, 1 behind, so it goes to the back.
+  await phone.getByText('Not ready yet? Let people go ahead of me').click();
+  await phone.getByLabel('How many people').selectOption('2');
+  await phone.getByRole('button', { name: 'Let them go ahead' }).click();
+  await waitFor(phone, 'deferred to 3 ahead', () => document.querySelector('#t-ahead').textContent === '3' && /Done: 3 people ahead of you now/.test(document.querySelector('#t-day .success').textContent));
+  const t = await api('GET', `tickets/${mine.id}`);
+  assert.equal(t.people_ahead, 3);
+
+  // The fairness log: the calls so far, then new ones live, with reasons.
+  await link.click();
+  await phone.waitForURL(`**/calls/${inst.id}`);
+  await live(phone);
+  await waitFor(phone, 'two calls listed', () => document.querySelectorAll('#f-calls li.f-call').length === 2);
+  assert.equal(await text(phone, '#f-office'), inst.name);
+  assert.equal(await text(phone, '#f-summary'), '2 calls: 2 in order.');
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '1', count: 4 }, { token });
+  await waitFor(phone, 'six calls listed live', () => document.querySelectorAll('#f-calls li.f-call').length === 6);
+  const rows = await phone.locator('#f-calls li.f-call').evaluateAll((ls) => ls.map((l) => [l.querySelector('.f-label').textContent, l.dataset.reason, l.querySelector('.f-why').textContent]));
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    ['A-001', 'A-002', 'A-003', 'A-004', 'A-005', 'A-001'],
+  );
+  assert.deepEqual(rows[5], ['A-001', 'deferred', 'Let others go ahead']);
+  assert.equal(await text(phone, '#f-summary'), '6 calls: 5 in order, 1 let others go ahead.');
+  const body = await phone.locator('body').textContent();
+  for (const secret of [mine.id, ...others.map((o) => o.id), '09171110001']) assert.ok(!body.includes(secret), `the log shows ${secret}`);
+  await noHorizontalScroll(phone, 'fairness log');
+});
+
+scenario('phone: the put-me-back offer goes when the rejoin window closes, and never comes for a number already put back the most times', async () => {
+  const { inst, token } = await office('Overseas Workers Welfare Administration – Pasay');
+  await api('PATCH', `institutions/${inst.id}`, { rejoin_window_seconds: 4, max_requeues: 1 });
+  const phone = await open(PHONE);
+  await joinFromPhone(phone, 'Overseas Workers Welfare');
+  await api('POST', `institutions/${inst.id}/tickets`, {});
+  const mine = JSON.parse(await phone.evaluate(() => localStorage.getItem('queueless.ticket')));
+  const t = await missTurn(inst.id, mine.id, token);
+  await waitFor(phone, 'offered', () => document.querySelector('#t-requeue')?.offsetParent !== null, null, 10000);
+  const closes = Date.parse(t.completed_at) + 4000;
+  await waitFor(phone, 'offer gone when the window closes', () => document.querySelector('#t-requeue').offsetParent === null, null, closes - Date.now() + 3000);
+  assert.ok(Date.now() >= closes - 250, `offer went ${closes - Date.now()} ms before the window closed`);
+  assert.match(await text(phone, '#t-status'), /expired/);
+
+  // A number put back once (the most here) that misses again: no offer.
+  const phone2 = await open(PHONE);
+  await joinFromPhone(phone2, 'Overseas Workers Welfare');
+  const second = JSON.parse(await phone2.evaluate(() => localStorage.getItem('queueless.ticket')));
+  await api('PATCH', `institutions/${inst.id}`, { rejoin_window_seconds: 600 });
+  await api('POST', `institutions/${inst.id}/advance`, { count: 1 }, { token }); // the walk-in
+  await missTurn(inst.id, second.id, token);
+  await phone2.getByRole('button', { name: 'I missed my turn, put me back' }).click();
+  await waitFor(phone2, 'back in line', () => ['waiting', 'notified'].includes(document.querySelector('#t-card').dataset.status));
+  await missTurn(inst.id, second.id, token);
+  await waitFor(phone2, 'expired again', () => document.querySelector('#t-card').dataset.status === 'expired');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await phone2.locator('#t-requeue').isVisible(), false);
+});
+
+scenario('staff put a missed ticket back and transfer one to another service; the board lists the missed numbers', async () => {
+  const { inst, token } = await office('Maritime Industry Authority – Port Area');
+  await setUpLines(inst.id, [
+    { code: 'A', name: 'Assessment' },
+    { code: 'C', name: 'Cashier' },
+  ]);
+  const tickets = [];
+  for (let i = 0; i < 4; i++) tickets.push(await api('POST', `institutions/${inst.id}/tickets`, { service: 'A' }));
+  const board = await open(TV, `${BASE}/board/${inst.id}`);
+  await live(board);
+  assert.equal(await board.locator('#missed').isHidden(), true);
+  const staff = await open(DESK);
+  await signIn(staff, token, inst.id);
+  await waitFor(staff, 'nobody missed yet', () => /Nobody has missed a turn today/.test(document.querySelector('#missed').textContent));
+
+  await missTurn(inst.id, tickets[0].id, token);
+  await waitFor(staff, 'A-001 listed as missed', () => document.querySelector('#missed li[data-label="A-001"]') !== null);
+  await waitFor(board, 'board lists A-001 as missed', () => !document.querySelector('#missed').hidden && document.querySelector('#missed li[data-label="A-001"]') !== null);
+
+  await staff.getByRole('button', { name: 'Put A-001 back in line' }).click();
+  await waitFor(staff, 'requeued', () => /A-001 is back in line: 3 ahead of it \(place 4\)/.test(document.querySelector('#console-ok').textContent));
+  await waitFor(staff, 'A-001 waiting again at place 4', () => document.querySelector('#waiting tr[data-label="A-001"] .place')?.textContent === '4');
+  await waitFor(staff, 'missed list empty', () => /Nobody has missed/.test(document.querySelector('#missed').textContent));
+  await waitFor(board, 'board no longer lists it', () => document.querySelector('#missed').hidden);
+
+  // Transfer A-003 to the cashier, first in line.
+  await staff.getByRole('button', { name: 'Transfer A-003 to another service' }).click();
+  const dialog = staff.locator('#transfer-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  assert.deepEqual(await dialog.locator('#transfer-service option').evaluateAll((o) => o.map((x) => x.value)), ['C']);
+  await dialog.getByLabel(/Last in line/).check();
+  await dialog.getByRole('button', { name: 'Transfer' }).click();
+  await waitFor(staff, 'transferred', () => /A-003 moved to C Cashier, last in line: place 1 there/.test(document.querySelector('#console-ok').textContent));
+  const moved = await api('GET', `tickets/${tickets[2].id}`);
+  assert.equal(moved.service, 'C');
+  assert.equal(moved.label, 'A-003');
+  // The lists follow: A-004 moved up in A.
+  await waitFor(staff, 'A-004 now place 2 of A', () => document.querySelector('#waiting tr[data-label="A-004"] .place')?.textContent === '2');
+
+  // A serving ticket too: call A-002 to counter 5, send it to the cashier's front.
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '5', service: 'A' }, { token });
+  await waitFor(staff, 'A-002 at a counter', () => document.querySelector('#serving')?.textContent.includes('A-002'));
+  await staff.locator('#serving').getByRole('button', { name: 'Transfer A-002 to another service' }).click();
+  await dialog.getByRole('button', { name: 'Transfer' }).click(); // first in line is the default
+  await waitFor(staff, 'transferred from the counter', () => /A-002 moved to C Cashier, first in line: place 1 there/.test(document.querySelector('#console-ok').textContent));
+  const front = await api('GET', `tickets/${tickets[1].id}`);
+  assert.deepEqual([front.service, front.position, front.counter], ['C', 1, null]);
+  assert.ok(['waiting', 'notified'].includes(front.status), front.status);
+});
+
+/** hhmm is the wall time in timezone at t. */
+function wallTime(t, timeZone) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(t).map((x) => [x.type, x.value]));
+  return { day: p.weekday.toLowerCase().slice(0, 3), time: `${p.hour}:${p.minute}` };
+}
+
+/** withHours rewrites the office's state (HTTP and live frames) to carry the contract's hours fields. */
+async function withHours(page, instId, fields) {
+  const add = (inst) => (inst && inst.id === instId ? { ...inst, ...fields } : inst);
+  await page.route(`**/api/v1/institutions/${instId}`, async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: add(await res.json()) });
+  });
+  await page.routeWebSocket(/\/live$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      const f = JSON.parse(m);
+      if (f.institution) f.institution = add(f.institution);
+      ws.send(JSON.stringify(f));
+    });
+  });
+}
+
+scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-queue window, in the office timezone, not before it', async () => {
+  const { inst } = await office('Commission on Elections – Intramuros');
+  await api('PATCH', `institutions/${inst.id}`, { status: 'closed' });
+  // Opening 30 minutes from now, Manila time (UTC+8): the day's first period.
+  const opens = wallTime(new Date(Date.now() + 30 * 60000), 'Asia/Manila');
+  const now = wallTime(new Date(), 'Asia/Manila');
+  assert.ok(opens.day === now.day, 'run again away from midnight in Manila');
+  const hours = { [opens.day]: [[opens.time, '23:59'], ] };
+  const shown = `${Number(opens.time.slice(0, 2))}:${opens.time.slice(3)}`;
+
+  const board = await open(TV);
+  await withHours(board, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [], prequeue_minutes: 60, at_close: 'expire', join_cutoff_minutes: 0 });
+  await board.goto(`${BASE}/board/${inst.id}`);
+  await live(board);
+  await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
+  assert.match(await text(board, '#prequeue'), new RegExp(`^Opens at ${shown} · numbers are drawn at opening`));
+  // Not "Closed: no new numbers today": numbers are being taken for the draw.
+  assert.equal(await board.locator('#status').isHidden(), true);
+
+  // The window is 20 minutes: it starts in 10 minutes, so no notice yet.
+  const early = await open(TV);
+  await withHours(early, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [], prequeue_minutes: 20 });
+  await early.goto(`${BASE}/board/${inst.id}`);
+  await live(early);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await early.locator('#prequeue').isHidden(), true);
+  assert.match(await text(early, '#status'), /Closed/);
+  // A closed date: no opening, no notice.
+  const closed = await open(TV);
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());
+  await withHours(closed, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [today], prequeue_minutes: 60 });
+  await closed.goto(`${BASE}/board/${inst.id}`);
+  await live(closed);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await closed.locator('#prequeue').isHidden(), true);
+});
+
+scenario('staff hours editor sends the contract PATCH: timezone, weekly hours with several periods, closed dates, cutoff, at-close, pre-queue; quotas per service', async () => {
+  const { inst } = await office('Cooperative Development Authority – Quezon City');
+  await setUpLines(inst.id, [
+    { code: 'A', name: 'Birth certificates' },
+    { code: 'B', name: 'Marriage certificates', daily_quota: 80 },
+  ]);
+  const staff = await open(DESK);
+  const sent = [];
+  // The hours fields come with the office-day backend: until then this
+  // test answers the institution PATCH itself, with what it was sent.
+  await staff.route(`**/api/v1/institutions/${inst.id}`, async (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    const body = route.request().postDataJSON();
+    sent.push(body);
+    const cur = await api('GET', `institutions/${inst.id}`);
+    await route.fulfill({ json: { ...cur, ...body, version: cur.version + 1000 } });
+  });
+  await signIn(staff, ADMIN, inst.id);
+  await staff.getByText('Opening hours and the office day').click();
+  const form = staff.locator('#hours-form');
+  await form.getByLabel('Open and close by itself on a weekly schedule').check();
+  await form.getByLabel('Timezone').fill('Asia/Manila');
+  // Weekdays start as 8-12 and 13-17; Friday closes at 16:00, Saturday
+  // gets a morning, Wednesday gets a third period.
+  await form.getByLabel('Friday period 2 closes').fill('16:00');
+  await form.getByRole('button', { name: 'Add a period on Saturday' }).click();
+  await form.getByLabel('Saturday period 1 closes').fill('12:00');
+  await form.getByRole('button', { name: 'Add a period on Wednesday' }).click();
+  await form.getByLabel('Wednesday period 3 opens').fill('18:00');
+  await form.getByLabel('Wednesday period 3 closes').fill('20:30');
+  await form.getByLabel('Closed date to add').fill('2026-12-25');
+  await form.getByRole('button', { name: 'Add closed date' }).click();
+  await form.getByLabel('Closed date to add').fill('2026-12-24');
+  await form.getByRole('button', { name: 'Add closed date' }).click();
+  await form.getByLabel(/minutes before closing/).fill('30');
+  await form.getByLabel('At the last closing of the day').selectOption('carry_over');
+  await form.getByLabel(/Take numbers before opening/).fill('45');
+  await form.getByLabel('A · Birth certificates').fill('120');
+  await form.getByLabel('B · Marriage certificates').fill('');
+
+  // An overlap is refused before anything is sent.
+  await form.getByLabel('Monday period 1 closes').fill('13:30');
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'overlap refused', () => /Monday, period 2: it must open after the previous period closes/.test(document.querySelector('#hours-error').textContent));
+  assert.equal(sent.length, 0);
+  await form.getByLabel('Monday period 1 closes').fill('12:00');
+
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'saved', () => /Saved: the office opens and closes by itself/.test(document.querySelector('#hours-ok').textContent));
+  const day = [['08:00', '12:00'], ['13:00', '17:00']];
+  assert.deepEqual(sent, [
+    {
+      timezone: 'Asia/Manila',
+      hours: { mon: day, tue: day, wed: [...day, ['18:00', '20:30']], thu: day, fri: [['08:00', '12:00'], ['13:00', '16:00']], sat: [['08:00', '12:00']], sun: [] },
+      closed_dates: ['2026-12-24', '2026-12-25'],
+      join_cutoff_minutes: 30,
+      at_close: 'carry_over',
+      prequeue_minutes: 45,
+    },
+  ]);
+  // Quotas are the services' own field, saved for real.
+  const after = await api('GET', `institutions/${inst.id}`);
+  assert.deepEqual(after.services.map((s) => [s.code, s.daily_quota]), [['A', 120], ['B', null]]);
+  // The form shows what was saved.
+  assert.equal(await form.getByLabel('Wednesday period 3 closes').inputValue(), '20:30');
+  assert.equal(await form.getByLabel('At the last closing of the day').inputValue(), 'carry_over');
+
+  // Off again: hours null, and a pre-queue without hours is refused.
+  await form.getByLabel('Open and close by itself on a weekly schedule').uncheck();
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'pre-queue needs hours', () => /needs a weekly schedule/.test(document.querySelector('#hours-error').textContent));
+  await form.getByLabel(/Take numbers before opening/).fill('0');
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'saved without hours', () => /no weekly schedule/.test(document.querySelector('#hours-ok').textContent));
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].hours, null);
+  assert.equal(sent[1].prequeue_minutes, 0);
+});
