@@ -25,7 +25,9 @@ type pushWorker struct {
 	s *Service
 }
 
-func (w *pushWorker) Timeout(*river.Job[pushArgs]) time.Duration { return w.s.cfg.Timeout + 10*time.Second }
+func (w *pushWorker) Timeout(*river.Job[pushArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
 func (w *pushWorker) NextRetry(job *river.Job[pushArgs]) time.Time {
 	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
 }

@@ -29,7 +29,9 @@ type smsWorker struct {
 	s *Service
 }
 
-func (w *smsWorker) Timeout(*river.Job[smsArgs]) time.Duration { return w.s.cfg.Timeout + 10*time.Second }
+func (w *smsWorker) Timeout(*river.Job[smsArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
 func (w *smsWorker) NextRetry(job *river.Job[smsArgs]) time.Time {
 	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
 }
@@ -78,7 +80,9 @@ type phoneWorker struct {
 	s *Service
 }
 
-func (w *phoneWorker) Timeout(*river.Job[phoneArgs]) time.Duration { return w.s.cfg.Timeout + 10*time.Second }
+func (w *phoneWorker) Timeout(*river.Job[phoneArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
 func (w *phoneWorker) NextRetry(job *river.Job[phoneArgs]) time.Time {
 	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
 }
@@ -151,7 +155,9 @@ type replyWorker struct {
 	s *Service
 }
 
-func (w *replyWorker) Timeout(*river.Job[replyArgs]) time.Duration { return w.s.cfg.Timeout + 10*time.Second }
+func (w *replyWorker) Timeout(*river.Job[replyArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
 func (w *replyWorker) NextRetry(job *river.Job[replyArgs]) time.Time {
 	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
 }
