@@ -12,6 +12,7 @@ import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, P
 import { Trail } from './trail.js';
 import { LinkCard } from './link.js';
 import { Setup } from './setup.js';
+import { markTexts } from './staff-texts.js';
 
 const SESSION = 'queueless.staff';
 const COUNTER = 'queueless.counter';
@@ -575,7 +576,7 @@ function waitingRow(t) {
   callBtn.addEventListener('click', () => askCall(t));
   return el(
     'tr',
-    { dataset: { number: t.number, label: t.label || '' }, class: t.priority ? 'prio' : '' },
+    { dataset: { number: t.number, label: t.label || '', id: t.id }, class: t.priority ? 'prio' : '' },
     el('td', { class: 'num', title: `No. ${t.number}${t.source === 'staff' ? ', walk-in' : ''}`, text: name }),
     el('td', { class: 'place', text: t.position != null ? String(t.position) : '—' }),
     el('td', {}, prio),
@@ -671,6 +672,7 @@ async function loadWaiting() {
     return;
   }
   ui.waiting.replaceChildren(...res.items.map(waitingRow));
+  markTexts(ui.waiting, id, (path) => call('GET', path));
 }
 
 async function loadMoreWaiting() {
