@@ -232,3 +232,28 @@ func TestCodeTriesConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// The embedded delivery log stays bounded; pending deliveries are kept.
+func TestMemoryDeliveriesBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryStore()
+	m.max = 100
+	for i := range 1000 {
+		d := Delivery{NotificationID: int64(i + 1), Channel: ChannelSMS, TicketID: "t", Event: queue.NotifyNearTurn, Status: StatusPending}
+		if _, err := m.insert(ctx, nil, []Delivery{d}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 != 0 {
+			_ = m.Record(ctx, d.NotificationID, ChannelSMS, StatusSent, "", true, time.Now())
+		}
+	}
+	if n := len(m.deliveries); n > m.max {
+		t.Fatalf("%d deliveries kept, want at most %d", n, m.max)
+	}
+	for i := 0; i < 1000; i += 50 {
+		if _, err := m.Delivery(ctx, int64(i+1), ChannelSMS); err != nil {
+			t.Errorf("pending delivery %d dropped", i+1)
+		}
+	}
+}
