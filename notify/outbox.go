@@ -22,10 +22,13 @@ type plan struct {
 func (s *Service) planOf(ch *queue.Changes) plan {
 	var p plan
 	var tickets map[string]*queue.Ticket
+	var issued map[string]bool
 	if len(ch.Notifications) > 0 {
 		tickets = make(map[string]*queue.Ticket, len(ch.Inserted)+len(ch.Updated))
+		issued = make(map[string]bool, len(ch.Inserted))
 		for i := range ch.Inserted {
 			tickets[ch.Inserted[i].ID] = &ch.Inserted[i]
+			issued[ch.Inserted[i].ID] = true
 		}
 		for i := range ch.Updated {
 			tickets[ch.Updated[i].ID] = &ch.Updated[i]
@@ -40,7 +43,9 @@ func (s *Service) planOf(ch *queue.Changes) plan {
 			d.Channel = ChannelSMS
 			p.sms = append(p.sms, d)
 		}
-		if s.cfg.Push != nil {
+		// A ticket issued in this very change has no subscription yet:
+		// a join costs no push query.
+		if s.cfg.Push != nil && !issued[n.TicketID] {
 			d.Channel = ChannelPush
 			p.pushes = append(p.pushes, d)
 		}

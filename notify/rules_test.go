@@ -13,6 +13,7 @@ import (
 	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/push"
 	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/sms"
 )
 
 func TestSuppressed(t *testing.T) {
@@ -257,3 +258,32 @@ func TestMemoryDeliveriesBounded(t *testing.T) {
 		}
 	}
 }
+
+// A join with a phone, the flash crowd's case (people ahead, no
+// notification), asks one job insert of the join's transaction and no
+// query: no delivery row, no push lookup.
+func TestJoinWithPhoneCostsOneJob(t *testing.T) {
+	t.Parallel()
+	s := NewService(NewMemoryStore(), Config{Gateway: gatewayFunc(nil), Push: &push.Sender{}})
+	phone := "09170000009"
+	p := s.planOf(&queue.Changes{Inserted: []queue.Ticket{{ID: "t1", Phone: &phone, Status: queue.TicketWaiting}}})
+	if len(p.phones) != 1 || len(p.sms)+len(p.pushes) != 0 {
+		t.Fatalf("join with a phone plans %d jobs and %d+%d deliveries, want 1 job and none", len(p.phones), len(p.sms), len(p.pushes))
+	}
+	// One that starts near its turn: its text, and still no push lookup
+	// (a ticket issued in this change has no subscription).
+	p = s.planOf(&queue.Changes{Inserted: []queue.Ticket{{ID: "t2", Phone: &phone, Status: queue.TicketNotified}},
+		Notifications: []queue.Notification{{ID: 7, TicketID: "t2", Event: queue.NotifyNearTurn}}})
+	if len(p.phones) != 1 || len(p.sms) != 1 || len(p.pushes) != 0 {
+		t.Fatalf("join near its turn plans %d jobs, %d texts, %d pushes; want 1, 1, 0", len(p.phones), len(p.sms), len(p.pushes))
+	}
+	// Without a gateway a phone costs nothing.
+	off := NewService(NewMemoryStore(), Config{})
+	if p := off.planOf(&queue.Changes{Inserted: []queue.Ticket{{ID: "t3", Phone: &phone}}}); len(p.phones)+len(p.sms)+len(p.pushes) != 0 {
+		t.Fatalf("no gateway: %+v, want nothing", p)
+	}
+}
+
+type gatewayFunc func(context.Context, sms.Message) (string, error)
+
+func (f gatewayFunc) Send(ctx context.Context, m sms.Message) (string, error) { return f(ctx, m) }
