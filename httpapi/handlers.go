@@ -164,7 +164,11 @@ func (s *Server) notifications(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": list})
+	items, err := s.notificationViews(c, id, list) // deliveries (notify.go)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
 }
 
 // Staff endpoints.

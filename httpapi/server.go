@@ -17,6 +17,7 @@ import (
 
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/internal/logging"
+	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 )
 
@@ -51,6 +52,7 @@ type Server struct {
 	q       *queue.Service
 	auth    *auth.Service
 	latency *prometheus.HistogramVec
+	notify  *notify.Service // nil until MountNotify (notify.go)
 }
 
 // New builds the server and its routes.

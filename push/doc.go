@@ -26,8 +26,9 @@
 // "PRIVATE KEY" block; the public key is derived from it. In embedded mode
 // no variable is needed: KeySource generates a pair once and keeps it in a
 // KeyStore (MemoryKeyStore, for the process's life, which is also the life of
-// embedded mode's tickets and subscriptions). A production KeyStore on the
-// database may be added later; without one, production needs the variable.
+// embedded mode's tickets and subscriptions). In production the KeyStore is
+// notify.PostgresStore (table push_keys: the first instance's key wins), so
+// the variable is optional there too.
 // VAPID_SUBJECT (a mailto: or https: contact, ValidateSubject) is the JWT's
 // sub, which push services use to reach the operator.
 //

@@ -17,12 +17,20 @@ type MemoryStore struct {
 	hooks      []Webhook
 	deliveries map[string]*Delivery
 	order      []string // delivery ids in insertion order
+	max        int      // most deliveries kept (prune)
 }
+
+// MaxMemoryDeliveries bounds embedded mode's delivery log: past it the
+// oldest delivered ones go first, then the oldest failed ones; pending
+// deliveries are always kept.
+const MaxMemoryDeliveries = 20000
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty store.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{deliveries: map[string]*Delivery{}} }
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{deliveries: map[string]*Delivery{}, max: MaxMemoryDeliveries}
+}
 
 // CreateWebhook implements Store.
 func (m *MemoryStore) CreateWebhook(_ context.Context, w Webhook) (Webhook, error) {
@@ -132,7 +140,29 @@ func (m *MemoryStore) insert(_ context.Context, _ pgx.Tx, cands []candidate) ([]
 			ids = append(ids, d.ID)
 		}
 	}
+	m.prune()
 	return ids, nil
+}
+
+// prune brings the log down to 90% of max once it passes max: delivered
+// deliveries first, oldest first, then failed ones.
+func (m *MemoryStore) prune() {
+	if len(m.deliveries) <= m.max {
+		return
+	}
+	excess := len(m.deliveries) - m.max*9/10
+	for _, status := range []string{StatusDelivered, StatusFailed} {
+		for _, id := range m.order {
+			if excess == 0 {
+				break
+			}
+			if d, ok := m.deliveries[id]; ok && d.Status == status {
+				delete(m.deliveries, id)
+				excess--
+			}
+		}
+	}
+	m.order = slices.DeleteFunc(m.order, func(id string) bool { _, ok := m.deliveries[id]; return !ok })
 }
 
 func (m *MemoryStore) forget(ids []string) {

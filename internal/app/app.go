@@ -24,6 +24,7 @@ import (
 	"github.com/queueless/queueless/institutions"
 	"github.com/queueless/queueless/jobs"
 	"github.com/queueless/queueless/migrations"
+	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/web"
 	"github.com/queueless/queueless/webhooks"
@@ -40,6 +41,7 @@ type App struct {
 	Alerts   alerts.Store
 	Jobs     *jobs.Client      // River: Jobs.Stop finishes in-flight jobs (jobs.go)
 	Webhooks *webhooks.Service // webhooks and their deliveries
+	Notify   *notify.Service   // texts and web pushes (notify.go)
 	Registry *prometheus.Registry
 	pool     *pgxpool.Pool
 	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient

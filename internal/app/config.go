@@ -45,7 +45,8 @@ type Config struct {
 	// assert exact shared counts under load set it, so that a slow but
 	// answering Redis is waited for rather than stood in for.
 	JoinLimiterTimeout time.Duration
-	Jobs               JobsConfig // durable jobs, webhooks (jobs.go)
+	Jobs               JobsConfig   // durable jobs, webhooks (jobs.go)
+	Notify             NotifyConfig // texts and web pushes (notify.go)
 }
 
 // envVar describes one variable for the README and for errors.

@@ -58,6 +58,9 @@ func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
 	})
 	reg := jobs.NewRegistry()
 	a.Webhooks.RegisterWorker(reg)
+	if err := a.setupNotify(ctx, reg); err != nil {
+		return err
+	}
 	jc := jobs.Config{Workers: c.Workers, RescueAfter: c.RescueAfter, Logger: a.log}
 	var err error
 	if a.pool != nil {
@@ -75,17 +78,19 @@ func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
 		}
 	})
 	a.Webhooks.SetJobs(a.Jobs)
+	a.Notify.SetJobs(a.Jobs)
 	o, ok := store.(interface{ SetOutbox(queue.Outbox) })
 	if !ok {
 		return fmt.Errorf("store %T takes no outbox", store)
 	}
-	o.SetOutbox(a.Webhooks)
+	o.SetOutbox(queue.Outboxes{a.Webhooks, a.Notify})
 	return nil
 }
 
 // mountJobs adds the webhook routes.
 func (a *App) mountJobs() {
 	a.HTTP.MountWebhooks(a.Webhooks)
+	a.mountNotify()
 }
 
 // startJobs starts working jobs. River's own context is not the workers'

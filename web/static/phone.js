@@ -3,7 +3,7 @@
 // closed tab comes back to it.
 
 import { api, ApiError, errorText, newKey } from './api.js';
-import { offerPush } from './push.js'; // the ticket's notify-me button, wired at the integration
+import { attachNotify } from './notify.js'; // texts and push opt-in of the ticket view
 import { Live, newerTicket } from './live.js';
 import { OfficeDay } from './phone-day.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
@@ -317,9 +317,15 @@ function openTicket(initial) {
   });
   live.start();
   if (!initial) refreshTicket();
+  if (detachNotify) detachNotify();
+  detachNotify = attachNotify(saved.id);
 }
 
+let detachNotify = null;
+
 function stopLive() {
+  if (detachNotify) detachNotify();
+  detachNotify = null;
   if (live) live.stop();
   live = null;
   setConn('');

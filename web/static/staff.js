@@ -14,6 +14,7 @@ import { LinkCard } from './link.js';
 import { Setup } from './setup.js';
 import { StaffDay } from './staff-day.js';
 import { HoursEditor } from './hours.js';
+import { markTexts } from './staff-texts.js';
 
 const SESSION = 'queueless.staff';
 const COUNTER = 'queueless.counter';
@@ -599,7 +600,7 @@ function waitingRow(t) {
   callBtn.addEventListener('click', () => askCall(t));
   return el(
     'tr',
-    { dataset: { number: t.number, label: t.label || '' }, class: t.priority ? 'prio' : '' },
+    { dataset: { number: t.number, label: t.label || '', id: t.id }, class: t.priority ? 'prio' : '' },
     el('td', { class: 'num', title: `No. ${t.number}${t.source === 'staff' ? ', walk-in' : ''}`, text: name }),
     el('td', { class: 'place', text: t.position != null ? String(t.position) : '—' }),
     el('td', {}, prio),
@@ -695,6 +696,7 @@ async function loadWaiting() {
     return;
   }
   ui.waiting.replaceChildren(...res.items.map(waitingRow));
+  markTexts(ui.waiting, id, (path) => call('GET', path));
 }
 
 async function loadMoreWaiting() {

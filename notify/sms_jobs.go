@@ -1,0 +1,176 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/sms"
+)
+
+// smsArgs is a text's delivery job: the notification, on the sms channel.
+type smsArgs struct {
+	NotificationID int64 `json:"notification_id"`
+}
+
+// Kind implements river.JobArgs.
+func (smsArgs) Kind() string { return "sms_delivery" }
+
+type smsWorker struct {
+	river.WorkerDefaults[smsArgs]
+	s *Service
+}
+
+func (w *smsWorker) Timeout(*river.Job[smsArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
+func (w *smsWorker) NextRetry(job *river.Job[smsArgs]) time.Time {
+	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
+}
+
+func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
+	return w.s.deliver(ctx, job.Args.NotificationID, ChannelSMS, job.Attempt, job.MaxAttempts, w.s.sendText)
+}
+
+// sendText sends a notification's text, unless the number opted out or is
+// not verified.
+func (s *Service) sendText(ctx context.Context, d Delivery, t queue.Ticket, inst queue.Institution) result {
+	if t.Phone == nil || s.cfg.Gateway == nil {
+		return result{suppress: "no phone number"}
+	}
+	ph, err := s.store.Phone(ctx, *t.Phone)
+	if err != nil {
+		return result{err: err}
+	}
+	if ph.OptedOut {
+		return result{suppress: "the number opted out (STOP)"}
+	}
+	if s.cfg.Verify && !ph.Verified(s.now()) {
+		return result{suppress: "phone not verified"}
+	}
+	body := sms.Text(d.Event, sms.Ticket{Office: inst.Name, Name: name(t), Counter: t.Counter, Link: s.Link(t.ID)})
+	if body == "" {
+		return result{suppress: "no text for " + d.Event}
+	}
+	_, err = s.cfg.Gateway.Send(ctx, sms.Message{To: *t.Phone, Body: body, ID: fmt.Sprintf("n%d", d.NotificationID)})
+	return result{err: err, permanent: errors.Is(err, sms.ErrRejected)}
+}
+
+// phoneArgs is the one job a join with a phone adds to the join's
+// transaction: it makes the ticket the one the number's replies act on,
+// and sends the number its code when it must be verified.
+type phoneArgs struct {
+	TicketID string `json:"ticket_id"`
+	Phone    string `json:"phone"`
+}
+
+// Kind implements river.JobArgs.
+func (phoneArgs) Kind() string { return "sms_phone" }
+
+type phoneWorker struct {
+	river.WorkerDefaults[phoneArgs]
+	s *Service
+}
+
+func (w *phoneWorker) Timeout(*river.Job[phoneArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
+func (w *phoneWorker) NextRetry(job *river.Job[phoneArgs]) time.Time {
+	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
+}
+
+// Code rules (API.md v1.1): 6 digits, 5 tries, 10 minutes.
+const (
+	CodeTries = 5
+	CodeTTL   = 10 * time.Minute
+)
+
+func codeHash(phone, code string) string {
+	h := sha256.Sum256([]byte(phone + ":" + code))
+	return hex.EncodeToString(h[:])
+}
+
+func newCode() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+func (w *phoneWorker) Work(ctx context.Context, job *river.Job[phoneArgs]) error {
+	s, a := w.s, job.Args
+	now := s.now()
+	if err := s.store.SetLastTicket(ctx, a.Phone, a.TicketID, now); err != nil {
+		return err
+	}
+	ph, err := s.store.Phone(ctx, a.Phone)
+	if err != nil {
+		return err
+	}
+	if !s.cfg.Verify || ph.OptedOut || ph.Verified(now) || s.cfg.Gateway == nil {
+		return nil
+	}
+	t, err := s.q.Ticket(ctx, a.TicketID)
+	if errors.Is(err, queue.ErrNotFound) || (err == nil && t.Status.Final()) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	inst, err := s.q.Institution(ctx, t.InstitutionID)
+	if err != nil {
+		return err
+	}
+	code := newCode()
+	if err := s.store.SetCode(ctx, a.Phone, codeHash(a.Phone, code), now.Add(CodeTTL), now); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	_, err = s.cfg.Gateway.Send(sctx, sms.Message{To: a.Phone, Body: sms.VerifyText(inst.Name, code), ID: "v" + a.TicketID})
+	if errors.Is(err, sms.ErrRejected) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// replyArgs is the answer to an inbound text.
+type replyArgs struct {
+	To   string `json:"to"`
+	Body string `json:"body"`
+	ID   string `json:"id"` // the inbound message's id: one answer each
+}
+
+// Kind implements river.JobArgs.
+func (replyArgs) Kind() string { return "sms_reply" }
+
+type replyWorker struct {
+	river.WorkerDefaults[replyArgs]
+	s *Service
+}
+
+func (w *replyWorker) Timeout(*river.Job[replyArgs]) time.Duration {
+	return w.s.cfg.Timeout + 10*time.Second
+}
+func (w *replyWorker) NextRetry(job *river.Job[replyArgs]) time.Time {
+	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
+}
+
+func (w *replyWorker) Work(ctx context.Context, job *river.Job[replyArgs]) error {
+	if w.s.cfg.Gateway == nil {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, w.s.cfg.Timeout)
+	defer cancel()
+	_, err := w.s.cfg.Gateway.Send(sctx, sms.Message{To: job.Args.To, Body: job.Args.Body, ID: "r" + job.Args.ID})
+	if errors.Is(err, sms.ErrRejected) {
+		return river.JobCancel(err)
+	}
+	return err
+}
