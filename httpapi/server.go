@@ -18,6 +18,7 @@ import (
 	"github.com/queueless/queueless/auth"
 	"github.com/queueless/queueless/internal/logging"
 	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/stats"
 )
 
 // Config wires a Server.
@@ -41,6 +42,8 @@ type Config struct {
 	// AllowedOrigins may make cross-origin requests (CORS), compared
 	// exactly; none when empty.
 	AllowedOrigins []string
+	// Stats answers stats and tickets.csv (package stats); 503 when nil.
+	Stats stats.Source
 }
 
 // Server is the HTTP API.
@@ -130,6 +133,8 @@ func (s *Server) routes() {
 	v1.POST("/tickets/:ticket_id/defer", s.deferTicket)
 	v1.POST("/tickets/:ticket_id/transfer", s.transfer, s.authn)
 	v1.GET("/institutions/:id/calls", s.calls)
+	v1.GET("/institutions/:id/stats", s.stats, s.authn)
+	v1.GET("/institutions/:id/tickets.csv", s.ticketsCSV, s.authn)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)
