@@ -29,7 +29,8 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 // whole period, per service and per local hour. GROUPING(service, hour)
 // tells the groups apart: 3 the whole period, 1 a service, 2 an hour.
 // percentile_cont ignores NULLs: a wait counts only for tickets called, a
-// service time only for tickets served.
+// service time only for tickets served. Given an array of fractions it
+// sorts its input once for all of them.
 const statsSQL = `WITH t AS (
 	SELECT service, status,
 		extract(hour FROM issued_at AT TIME ZONE $4)::int AS hour,
@@ -43,11 +44,9 @@ SELECT GROUPING(service, hour), coalesce(service, ''), coalesce(hour, 0),
 	count(*) FILTER (WHERE status = 'served'),
 	count(*) FILTER (WHERE status = 'expired'),
 	count(*) FILTER (WHERE status = 'cancelled'),
-	percentile_cont(0.5) WITHIN GROUP (ORDER BY wait),
-	percentile_cont(0.9) WITHIN GROUP (ORDER BY wait),
+	percentile_cont('{0.5,0.9}'::float8[]) WITHIN GROUP (ORDER BY wait),
 	max(wait),
-	percentile_cont(0.5) WITHIN GROUP (ORDER BY svc),
-	percentile_cont(0.9) WITHIN GROUP (ORDER BY svc),
+	percentile_cont('{0.5,0.9}'::float8[]) WITHIN GROUP (ORDER BY svc),
 	count(abs(est - wait)),
 	percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(est - wait))
 FROM t
@@ -82,10 +81,13 @@ func (s *Postgres) Stats(ctx context.Context, id int64, p Period, loc *time.Loca
 			sv             Services
 			e              EstimateError
 		)
+		var waits, services []*float64
 		if err := rows.Scan(&grouping, &service, &hour, &c.Joined, &c.Served, &c.Expired, &c.Cancelled,
-			&w.P50, &w.P90, &w.Max, &sv.P50, &sv.P90, &e.Count, &e.MedianAbsoluteSeconds); err != nil {
+			&waits, &w.Max, &services, &e.Count, &e.MedianAbsoluteSeconds); err != nil {
 			return Stats{}, translate(err, "stats")
 		}
+		w.P50, w.P90 = pair(waits)
+		sv.P50, sv.P90 = pair(services)
 		w = Waits{P50: roundPtr(w.P50), P90: roundPtr(w.P90), Max: roundPtr(w.Max)}
 		sv = Services{P50: roundPtr(sv.P50), P90: roundPtr(sv.P90)}
 		e.MedianAbsoluteSeconds = roundPtr(e.MedianAbsoluteSeconds)
@@ -109,6 +111,15 @@ func (s *Postgres) Stats(ctx context.Context, id int64, p Period, loc *time.Loca
 		return Stats{}, err
 	}
 	return st, nil
+}
+
+// pair is the p50 and p90 of percentile_cont's array; nil for NULL, which
+// it is when no row had a value.
+func pair(a []*float64) (p50, p90 *float64) {
+	if len(a) != 2 {
+		return nil, nil
+	}
+	return a[0], a[1]
 }
 
 func (s *Postgres) satisfaction(ctx context.Context, id int64, p Period) (Satisfaction, error) {

@@ -205,7 +205,7 @@ func newMemorySource(t *testing.T) (Source, int64) {
 }
 
 // newTestPool opens a pool on a fresh, migrated schema.
-func newTestPool(t *testing.T) *pgxpool.Pool {
+func newTestPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, testenv.NewSchema(t))
