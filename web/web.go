@@ -64,9 +64,10 @@ type Handler struct {
 
 // pageRoutes maps each page route to the page it serves.
 var pageRoutes = map[string]string{
-	"/":          "phone",
-	"/staff":     "staff",
-	"/board/:id": "board",
+	"/":               "phone",
+	"/staff":          "staff",
+	"/staff/insights": "insights",
+	"/board/:id":      "board",
 }
 
 // workers maps each service worker's route to its file under static/. A

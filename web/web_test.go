@@ -66,7 +66,7 @@ func get(t *testing.T, srv *httptest.Server, p string, header map[string]string)
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 
-var pagePaths = map[string]string{"phone": "/", "staff": "/staff", "board": "/board/12"}
+var pagePaths = map[string]string{"phone": "/", "staff": "/staff", "board": "/board/12", "insights": "/staff/insights"}
 
 func TestPagesAreServedWithTypeCSPAndCache(t *testing.T) {
 	t.Parallel()
