@@ -43,9 +43,9 @@ test('insights: figures, four charts, alerts resolved, CSV export', async () => 
     // The alerts endpoints, as the contract shapes them.
     let open = [
       { id: 7, institution_id: INST, kind: 'queue_stalled', level: 'p1', opened_at: new Date(Date.now() - 40 * 60000).toISOString(),
-        escalated_at: new Date(Date.now() - 10 * 60000).toISOString(), resolved_at: null, detail: 'nobody called for 40 minutes' },
+        escalated_at: new Date(Date.now() - 10 * 60000).toISOString(), resolved_at: null, detail: { waiting: 14, since: new Date(Date.now() - 50 * 60000).toISOString(), threshold_minutes: 10 } },
       { id: 8, institution_id: INST, kind: 'wait_sla', level: 'initiated', opened_at: new Date(Date.now() - 5 * 60000).toISOString(),
-        escalated_at: null, resolved_at: null, detail: 'A-031 has waited 64 minutes' },
+        escalated_at: null, resolved_at: null, detail: { waiting: 9, since: new Date(Date.now() - 65 * 60000).toISOString(), threshold_minutes: 60 } },
     ];
     const resolved = [];
     await page.route(/\/api\/v1\/alerts\?/, async (route) => {
@@ -91,6 +91,7 @@ test('insights: figures, four charts, alerts resolved, CSV export', async () => 
     assert.equal(await page.locator('#alerts-none').isVisible(), false, '"No open alerts" while two are open');
     assert.equal(await page.locator('#alerts li[data-alert="7"] .level.p1').textContent(), 'P1');
     assert.equal(await page.locator('#alerts li[data-alert="8"] .level.initiated').textContent(), 'Initiated');
+    assert.match(await page.locator('#alerts li[data-alert="7"]').textContent(), /Queue stalled — 14 waiting, threshold 10 min since/);
 
     // The last 30 days: the seeded history.
     const month = await api('GET', `institutions/${INST}/stats?${periodOf(30)}`, undefined, { token: STAFF });

@@ -169,6 +169,16 @@ async function loadAlerts() {
   }
 }
 
+/** detailText says an alert's detail ({waiting, since, threshold_minutes}). */
+function detailText(d) {
+  if (!d) return '';
+  if (typeof d === 'string') return d;
+  const parts = [];
+  if (d.waiting != null) parts.push(`${d.waiting} waiting`);
+  if (d.threshold_minutes != null) parts.push(`threshold ${d.threshold_minutes} min`);
+  return parts.join(', ');
+}
+
 function alertItem(a) {
   const level = LEVELS[a.level] || a.level;
   const button = el('button', { type: 'button', class: 'ghost', text: 'Resolve', 'aria-label': `Resolve ${KINDS[a.kind] || a.kind} alert` });
@@ -182,7 +192,7 @@ function alertItem(a) {
       fail(err);
     }
   });
-  const detail = typeof a.detail === 'string' ? a.detail : a.detail ? JSON.stringify(a.detail) : '';
+  const detail = detailText(a.detail);
   return el(
     'li',
     { dataset: { alert: String(a.id), level: a.level } },
