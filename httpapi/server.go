@@ -19,6 +19,7 @@ import (
 	"github.com/queueless/queueless/internal/logging"
 	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
+	"github.com/queueless/queueless/stats"
 )
 
 // Config wires a Server.
@@ -42,6 +43,8 @@ type Config struct {
 	// AllowedOrigins may make cross-origin requests (CORS), compared
 	// exactly; none when empty.
 	AllowedOrigins []string
+	// Stats answers stats and tickets.csv (package stats); 503 when nil.
+	Stats stats.Source
 }
 
 // Server is the HTTP API.
@@ -133,6 +136,8 @@ func (s *Server) routes() {
 	v1.POST("/tickets/:ticket_id/transfer", s.transfer, s.authn)
 	v1.GET("/institutions/:id/calls", s.calls)
 	v1.GET("/institutions/:id/missed", s.missedRoute())
+	v1.GET("/institutions/:id/stats", s.stats, s.authn)
+	v1.GET("/institutions/:id/tickets.csv", s.ticketsCSV, s.authn)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

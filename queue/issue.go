@@ -165,6 +165,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 				c.ch.Notifications = append(c.ch.Notifications, notification(now, &t, NotifyNearTurn))
 				c.trans[len(c.trans)-1].Ticket = t
 			}
+			t.EstimateAtJoin = joinEstimate(&inst, t, ahead)
 			c.ch.Inserted = append(c.ch.Inserted, t)
 			if req.Phone != nil {
 				held[*req.Phone] = true

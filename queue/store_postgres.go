@@ -112,18 +112,20 @@ const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, addr
 
 // Tickets are written with unnest: one statement per kind of change,
 // however many tickets a batch of joins or an advance touches.
-const insertTicketsSQL = `INSERT INTO tickets (` + ticketColumns + `)
+const insertTicketsSQL = `INSERT INTO tickets (` + ticketColumns + `, estimate_at_join_seconds)
 	SELECT t.id, $1, t.number, t.status, t.phone, t.near_turn_threshold, t.counter,
 		t.issued_at, t.called_at, t.checked_in_at, t.completed_at, t.deadline_at, t.updated_at,
-		t.service, t.label, t.priority, t.place, t.source, t.requeues, t.defers, t.moved
+		t.service, t.label, t.priority, t.place, t.source, t.requeues, t.defers, t.moved,
+		t.estimate_at_join_seconds
 	FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::integer[], $7::text[],
 		$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
 		$12::timestamptz[], $13::timestamptz[],
 		$14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::text[],
-		$19::smallint[], $20::smallint[], $21::text[])
+		$19::smallint[], $20::smallint[], $21::text[], $22::integer[])
 		AS t(id, number, status, phone, near_turn_threshold, counter,
 			issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
-			service, label, priority, place, source, requeues, defers, moved)`
+			service, label, priority, place, source, requeues, defers, moved,
+			estimate_at_join_seconds)`
 
 const updateTicketsSQL = `UPDATE tickets AS t SET status = u.status, phone = u.phone,
 		near_turn_threshold = u.near_turn_threshold, counter = u.counter, called_at = u.called_at,
@@ -189,7 +191,8 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		c := ticketColumnsOf(ch.Inserted)
 		b.Queue(insertTicketsSQL, id, c.ids, c.numbers, c.statuses, c.phones, c.thresholds, c.counters,
 			c.issued, c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
-			c.services, c.labels, c.priorities, c.places, c.sources, c.requeues, c.defers, c.moved)
+			c.services, c.labels, c.priorities, c.places, c.sources, c.requeues, c.defers, c.moved,
+			joinEstimates(ch.Inserted))
 	}
 	if len(ch.Updated) > 0 {
 		// UPDATE ... FROM applies one row per ticket: keep the last state of

@@ -85,6 +85,9 @@ type Ticket struct {
 	Requeues int    `json:"-"`
 	Defers   int    `json:"-"`
 	Moved    string `json:"-"`
+	// EstimateAtJoin is the estimated_wait_seconds the ticket was given
+	// when it joined, kept for stats' estimate error (package stats).
+	EstimateAtJoin *int64 `json:"-"`
 }
 
 // StaffTicket is a ticket as staff see it, phone included.

@@ -4,6 +4,9 @@
 # benchmarks (loadgen bench): hot institution joins against pgbench, live
 # fan-out against a minimal broadcast server, a flash crowd, and memory per
 # idle WebSocket. Each leaves the rest of the file as it is.
+# The Go benchmarks include BenchmarkStatsPostgres (package stats): it seeds
+# a year of one office's history and times its stats over 1, 30 and 365
+# days (docs/BENCHMARKS.md, "Stats on a year of history").
 #
 # It needs what ./scripts/test.sh needs (PostgreSQL and Redis answering at
 # TEST_DATABASE_URL and TEST_REDIS_URL, 127.0.0.1 by default) plus pgbench

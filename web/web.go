@@ -64,10 +64,11 @@ type Handler struct {
 
 // pageRoutes maps each page route to the page it serves.
 var pageRoutes = map[string]string{
-	"/":          "phone",
-	"/staff":     "staff",
-	"/board/:id": "board",
-	"/calls/:id": "calls", // the fairness log, for citizens
+	"/":               "phone",
+	"/staff":          "staff",
+	"/staff/insights": "insights",
+	"/board/:id":      "board",
+	"/calls/:id":      "calls", // the fairness log, for citizens
 }
 
 // workers maps each service worker's route to its file under static/. A

@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Queue: a.Queue, Auth: a.Auth, Logger: log, Checks: checks, Registry: a.Registry,
 		RequestTimeout: cfg.RequestTimeout, IPExtractor: ipx,
 		JoinMiddleware: a.joinMiddleware(), AllowedOrigins: cfg.AllowedOrigins,
+		Stats: a.statsSource(store),
 	})
 	if err := web.Register(a.HTTP.Echo()); err != nil {
 		return nil, err
