@@ -191,8 +191,9 @@ func nginxConfig(t *testing.T, dir string, listen int, ports []int) string {
 	return head + conf
 }
 
-// startNginx runs Debian's nginx with conf and waits until it answers.
-func startNginx(t *testing.T, ports []int) string {
+// nginxBin finds Debian's nginx, or ends the test as a missing service
+// does: before anything is started.
+func nginxBin(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -204,6 +205,13 @@ func startNginx(t *testing.T, ports []int) string {
 			t.Skip("nginx not found: apt-get install nginx, or run ./scripts/test.sh as root")
 		}
 	}
+	return bin
+}
+
+// startNginx runs nginx (bin) with deploy/nginx.conf and waits until it
+// answers.
+func startNginx(t *testing.T, bin string, ports []int) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "chaos-nginx-")
 	if err != nil {
 		t.Fatal(err)
