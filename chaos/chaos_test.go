@@ -32,12 +32,13 @@ type profile struct {
 	crowd       time.Duration // crowd before the fault and after it
 	converge    time.Duration // most time allowed to converge
 	deliver     time.Duration // most time allowed for every webhook delivery
+	hookDelay   time.Duration // how long the webhook receiver takes to answer
 	cluster     bool          // a Redis Cluster rather than one Redis
 }
 
 func currentProfile() (string, profile) {
 	if os.Getenv("CHAOS_LONG") != "" {
-		return "long", profile{joiners: 24, subscribers: 60, phones: 20, crowd: 5 * time.Second, converge: 30 * time.Second, deliver: 2 * time.Minute, cluster: true}
+		return "long", profile{joiners: 24, subscribers: 60, phones: 20, crowd: 5 * time.Second, converge: 30 * time.Second, deliver: 2 * time.Minute, hookDelay: 20 * time.Millisecond, cluster: true}
 	}
 	return "short", profile{joiners: 6, subscribers: 10, phones: 4, crowd: 1500 * time.Millisecond, converge: 20 * time.Second, deliver: 90 * time.Second}
 }
@@ -61,7 +62,7 @@ func TestChaos(t *testing.T) {
 	name, p := currentProfile()
 	s := startSystem(t, p)
 	// Webhooks first: every change from here on owes a delivery.
-	rcv := newReceiver()
+	rcv := newReceiver(p.hookDelay)
 	t.Cleanup(rcv.srv.Close)
 	s.addWebhook(rcv)
 	l := live{boards: s.subscribe(p.subscribers), phones: s.followTickets(p.phones), hooks: rcv}
@@ -168,10 +169,10 @@ func (s *system) runFault(name string, repeatsOK bool, fault func(), p profile, 
 	if res.calls[200] == 0 {
 		t.Errorf("%s: no call (advance) succeeded: %v", name, res.calls)
 	}
-	// The throttles are off: a crowd refused nearly whole would test
-	// nothing of the fault.
-	if len(res.created) < res.attempted/4 {
-		t.Errorf("%s: only %d of %d joins created: %v; first 429: %s", name, len(res.created), res.attempted, res.byStatus, res.bodies[429])
+	// The throttles are off: a crowd refused by them would test nothing
+	// of the fault. (An outage may refuse most joins, with 503, fast.)
+	if len(res.created) == 0 || res.byStatus[429] > len(res.created) {
+		t.Errorf("%s: %d of %d joins created, %d refused with 429: %v; first 429: %s", name, len(res.created), res.attempted, res.byStatus[429], res.byStatus, res.bodies[429])
 	}
 	s.checkTickets(name, res.created)
 
@@ -257,6 +258,10 @@ func startSystem(t *testing.T, p profile) *system {
 		"DATABASE_URL=" + pgURL, redisEnv, "REDIS_PREFIX=chaos:",
 		"ADMIN_TOKEN=" + adminToken, "LOG_FORMAT=json", "LOG_LEVEL=info",
 		"SHUTDOWN_TIMEOUT=10s", "DRAIN_SPREAD=1s", "STARTUP_TIMEOUT=60s",
+		// A job of a killed instance is rescued after JOBS_RESCUE_AFTER
+		// (and River's rescuer pass, every 30s); more than
+		// WEBHOOK_TIMEOUT + 5s, as the server requires.
+		"WEBHOOK_TIMEOUT=2s", "JOBS_RESCUE_AFTER=8s", "WEBHOOK_RETRY_BASE=100ms",
 		"TRUSTED_PROXIES=127.0.0.1/32", "WS_MAX_PER_IP=0", "DB_MAX_CONNS=10",
 		// One crowd from one address: the per-address limit would refuse
 		// nearly all of it; admission control stays on (503 under load).

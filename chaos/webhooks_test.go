@@ -27,7 +27,8 @@ var (
 // delivery's signature, answers 200, and remembers, per delivery id, the
 // audit event it reports and how many times it was accepted.
 type receiver struct {
-	srv *httptest.Server
+	srv   *httptest.Server
+	delay time.Duration // how long each answer takes: deliveries in flight when an instance dies
 
 	mu        sync.Mutex
 	secret    string
@@ -43,8 +44,8 @@ type delivery struct {
 	accepted int
 }
 
-func newReceiver() *receiver {
-	r := &receiver{byID: map[string]*delivery{}}
+func newReceiver(delay time.Duration) *receiver {
+	r := &receiver{byID: map[string]*delivery{}, delay: delay}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.handle))
 	return r
 }
@@ -52,6 +53,12 @@ func newReceiver() *receiver {
 func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
+		return
+	}
+	time.Sleep(r.delay)
+	if req.Context().Err() != nil {
+		// The sender is gone (its instance killed): it never sees an
+		// answer, so this attempt delivered nothing.
 		return
 	}
 	var p struct {
