@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -75,16 +74,16 @@ func TestChaos(t *testing.T) {
 		do        func()
 	}{
 		{"SIGKILL an instance, start it again", true, func() {
-			s.instances[1].signal(syscall.SIGKILL, 5*time.Second)
+			s.instances[1].Signal(syscall.SIGKILL, 5*time.Second)
 			time.Sleep(time.Second)
-			s.instances[1].start()
+			s.instances[1].Start()
 		}},
 		{"rolling restart (SIGTERM) of all three", false, func() {
 			for _, in := range s.instances {
-				if d := in.signal(syscall.SIGTERM, 15*time.Second); d > 10*time.Second {
-					t.Errorf("%s took %v to stop, SHUTDOWN_TIMEOUT is 10s", in.name, d)
+				if d := in.Signal(syscall.SIGTERM, 15*time.Second); d > 10*time.Second {
+					t.Errorf("%s took %v to stop, SHUTDOWN_TIMEOUT is 10s", in.Name, d)
 				}
-				in.start()
+				in.Start()
 			}
 		}},
 		{"restart Redis (cluster: kill a master, restart it)", false, func() {
@@ -253,10 +252,10 @@ func startSystem(t *testing.T, p profile) *system {
 		redisEnv = "REDIS_URL=redis://" + addr + "/0"
 		s.redisStop, s.redisUp = stop, start
 	}
-	bin := buildServer(t)
+	bin := testenv.ServerBinary(t, false)
 	env := []string{
 		"DATABASE_URL=" + pgURL, redisEnv, "REDIS_PREFIX=chaos:",
-		"ADMIN_TOKEN=" + adminToken, "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"ADMIN_TOKEN=" + adminToken,
 		"SHUTDOWN_TIMEOUT=10s", "DRAIN_SPREAD=1s", "STARTUP_TIMEOUT=60s",
 		// A job of a killed instance is rescued after JOBS_RESCUE_AFTER
 		// (and River's rescuer pass, every 30s); more than
@@ -267,21 +266,17 @@ func startSystem(t *testing.T, p profile) *system {
 		// nearly all of it; admission control stays on (503 under load).
 		"JOIN_RATE=off", "JOIN_ADDRESS_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_MAX_IN_FLIGHT=64",
 	}
-	logDir := t.TempDir()
 	var ports []int
 	for i := range 3 {
-		in := &instance{t: t, name: fmt.Sprintf("queueless%d", i+1), bin: bin, env: env, port: testenv.FreePort(t),
-			log: filepath.Join(logDir, fmt.Sprintf("queueless%d.log", i+1))}
 		// The first migrates; the others find the schema up to date.
-		in.start()
-		t.Cleanup(func() { in.signal(syscall.SIGTERM, 15*time.Second) })
+		in := testenv.StartServer(t, fmt.Sprintf("queueless%d", i+1), bin, env...)
 		s.instances = append(s.instances, in)
-		ports = append(ports, in.port)
+		ports = append(ports, portOf(t, in))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range s.instances {
-				t.Logf("%s (%s) log (tail):\n%s", in.name, in.state(), tail(in.log))
+				t.Logf("%s (%s):\n%s", in.Name, in.State(), in.LogTail())
 			}
 		}
 	})

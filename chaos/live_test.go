@@ -148,7 +148,7 @@ func (s *system) startStreams(what string, streams []*stream, path func(i int) s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st.run(ctx, "ws"+strings.TrimPrefix(in.url(), "http")+p, "ws"+strings.TrimPrefix(s.lb, "http")+p, ready)
+			st.run(ctx, "ws"+strings.TrimPrefix(in.URL(), "http")+p, "ws"+strings.TrimPrefix(s.lb, "http")+p, ready)
 		}()
 	}
 	for range streams {

@@ -99,7 +99,8 @@ func TestSIGTERMDrains(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	term := time.Now()
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	aDone := a.Done()
+	if err := a.SignalNoWait(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// A new live connection is not taken any more.
@@ -130,7 +131,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Errorf("%d streams told to reconnect within %v, want them spread over about DRAIN_SPREAD (2s)", clients, spread)
 	}
 	select {
-	case <-a.done:
+	case <-aDone:
 	case <-time.After(9 * time.Second):
 		t.Fatalf("instance still running %v after SIGTERM (SHUTDOWN_TIMEOUT=8s)", time.Since(term))
 	}

@@ -8,10 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,110 +15,27 @@ import (
 	"github.com/queueless/queueless/internal/testenv"
 )
 
-// The kill test runs the real server binary, built once per test binary
-// (with -race when the tests have it).
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	testenv.RemoveServerBinaries()
 	os.Exit(code)
-}
-
-func serverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "queueless-webhooks-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "queueless")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/queueless/queueless/cmd/queueless")
-		if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build server: %v", buildErr)
-	}
-	return binPath
 }
 
 const killAdminToken = "webhooks-e2e-admin-token-0123456789"
 
+// proc is one queueless process (testenv.Server: the real binary, built
+// with -race when the tests have it).
 type proc struct {
+	*testenv.Server
 	t    *testing.T
 	base string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
 }
 
 func startProc(t *testing.T, env ...string) *proc {
 	t.Helper()
-	port := testenv.FreePort(t)
-	logPath := filepath.Join(t.TempDir(), "server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(serverBinary(t))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("ADDR=127.0.0.1:%d", port), "ADMIN_TOKEN="+killAdminToken,
-		"LOG_LEVEL=warn", "LOG_FORMAT=json", "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "SHUTDOWN_TIMEOUT=10s")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), log: logPath}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if resp, err := http.Get(p.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("server exited before answering:\n%s", p.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not answer /healthz:\n%s", p.logTail())
-		}
-	}
-}
-
-func (p *proc) logTail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	s := testenv.StartServer(t, "queueless", testenv.ServerBinary(t, testenv.Race), append([]string{
+		"ADMIN_TOKEN=" + killAdminToken, "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "SHUTDOWN_TIMEOUT=10s"}, env...)...)
+	return &proc{Server: s, t: t, base: s.URL()}
 }
 
 func (p *proc) call(method, path string, body, out any) {
@@ -185,10 +98,7 @@ func TestWebhookInstanceKilledAnotherDelivers(t *testing.T) {
 		}
 		return len(ids) == joins
 	})
-	if err := a.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
+	a.Signal(syscall.SIGKILL, 10*time.Second)
 	r.mu.Lock()
 	close(r.hang)
 	r.hang = nil
