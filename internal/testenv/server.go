@@ -87,12 +87,21 @@ type Server struct {
 // machine running a race-built binary.
 const serverStart = 90 * time.Second
 
-// StartServer runs bin (from ServerBinary) as `bin serve` with env added
-// to PATH, HOME, TMPDIR, GORACE and LOG_FORMAT=json, LOG_LEVEL=info (env
-// may override those two, but not below info: the "serving" line tells
-// the address), and waits until it answers /healthz. When the test ends
-// it is sent SIGTERM, and the test fails if it has not exited 20s later.
+// StartServer is NewServer and Start.
 func StartServer(t testing.TB, name, bin string, env ...string) *Server {
+	t.Helper()
+	s := NewServer(t, name, bin, env...)
+	s.Start()
+	return s
+}
+
+// NewServer describes a server, not yet started, that runs bin (from
+// ServerBinary) as `bin serve` with env added to PATH, HOME, TMPDIR,
+// GORACE and LOG_FORMAT=json, LOG_LEVEL=info (env may override those two,
+// but not below info: the "serving" line tells the address). When the
+// test ends it is sent SIGTERM, and the test fails if it has not exited
+// 20s later.
+func NewServer(t testing.TB, name, bin string, env ...string) *Server {
 	t.Helper()
 	s := &Server{t: t, Name: name, Log: filepath.Join(t.TempDir(), name+".log"), bin: bin}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GORACE"} {
@@ -102,7 +111,6 @@ func StartServer(t testing.TB, name, bin string, env ...string) *Server {
 	}
 	s.env = append(append(s.env, "LOG_FORMAT=json", "LOG_LEVEL=info"), env...)
 	t.Cleanup(func() { s.Signal(syscall.SIGTERM, 20*time.Second) })
-	s.Start()
 	return s
 }
 
@@ -124,19 +132,26 @@ func (s *Server) Done() <-chan struct{} {
 // /healthz. Like t.Fatal, it must be called from the test's goroutine.
 func (s *Server) Start() {
 	s.t.Helper()
+	if err := s.TryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TryStart is Start for any goroutine: it returns what went wrong.
+func (s *Server) TryStart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return
+		return nil
 	}
 	logf, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.t.Fatalf("start %s: %v", s.Name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	defer logf.Close()
 	st, err := logf.Stat()
 	if err != nil {
-		s.t.Fatalf("start %s: %v", s.Name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	addr := "127.0.0.1:0"
 	if s.addr != "" {
@@ -144,14 +159,14 @@ func (s *Server) Start() {
 	}
 	attr, err := procAttr(nil)
 	if err != nil {
-		s.t.Fatalf("start %s: %v", s.Name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Env = append(append([]string(nil), s.env...), "ADDR="+addr)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start %s: %v", s.Name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -168,11 +183,11 @@ func (s *Server) Start() {
 	served, err := ServingAddr(s.Log, st.Size(), exited, serverStart)
 	if err != nil {
 		s.killLocked()
-		s.t.Fatalf("start %s: %v\n%s", s.Name, err, s.LogTail())
+		return fmt.Errorf("start %s: %w\n%s", s.Name, err, s.LogTail())
 	}
-	if _, _, err := net.SplitHostPort(served); err != nil {
+	if _, _, err := net.SplitHostPort(served); err != nil || s.addr != "" && served != s.addr {
 		s.killLocked()
-		s.t.Fatalf("start %s: it logged serving on %q", s.Name, served)
+		return fmt.Errorf("start %s: it serves on %q, want %s", s.Name, served, addr)
 	}
 	s.addr = served
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -181,16 +196,16 @@ func (s *Server) Start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if exited() {
 			s.cmd, s.done = nil, nil
-			s.t.Fatalf("start %s: it exited before answering /healthz:\n%s", s.Name, s.LogTail())
+			return fmt.Errorf("start %s: it exited before answering /healthz:\n%s", s.Name, s.LogTail())
 		}
 		if time.Now().After(deadline) {
 			s.killLocked()
-			s.t.Fatalf("start %s: no 200 from /healthz within %v:\n%s", s.Name, serverStart, s.LogTail())
+			return fmt.Errorf("start %s: no 200 from /healthz within %v:\n%s", s.Name, serverStart, s.LogTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
