@@ -1,16 +1,12 @@
 package hub_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/queueless/queueless/internal/testenv"
 )
@@ -46,35 +42,11 @@ func startServer(t *testing.T, env ...string) *server {
 
 func (s *server) ws(path string) string { return "ws" + s.base[len("http"):] + path }
 
-// call makes an API request and decodes a 2xx answer into out.
-func (s *server) call(method, path string, body any, out any) {
+// call makes an API request as the admin and decodes a 2xx answer into
+// out.
+func (s *server) call(method, path string, body, out any) {
 	s.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, method, s.base+path, r)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if body != nil || method != http.MethodGet {
-		req.Header.Set("Content-Type", "application/json") // every change says so, body or not
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		s.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			s.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
+	s.Call(adminToken, method, path, body, out)
 }
 
 // metric reads one sample of /metrics, by its name and labels as printed.

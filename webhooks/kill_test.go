@@ -1,12 +1,7 @@
 package webhooks_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"syscall"
 	"testing"
@@ -27,43 +22,21 @@ const killAdminToken = "webhooks-e2e-admin-token-0123456789"
 // with -race when the tests have it).
 type proc struct {
 	*testenv.Server
-	t    *testing.T
-	base string
+	t *testing.T
 }
 
 func startProc(t *testing.T, env ...string) *proc {
 	t.Helper()
 	s := testenv.StartServer(t, "queueless", testenv.ServerBinary(t, testenv.Race), append([]string{
 		"ADMIN_TOKEN=" + killAdminToken, "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "SHUTDOWN_TIMEOUT=10s"}, env...)...)
-	return &proc{Server: s, t: t, base: s.URL()}
+	return &proc{Server: s, t: t}
 }
 
+// call makes an API request as the admin and decodes a 2xx answer into
+// out.
 func (p *proc) call(method, path string, body, out any) {
 	p.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, method, p.base+path, r)
-	req.Header.Set("Authorization", "Bearer "+killAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		p.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			p.t.Fatalf("decode %s: %v", b, err)
-		}
-	}
+	p.Call(killAdminToken, method, path, body, out)
 }
 
 // An instance killed with deliveries in flight (its POSTs held by the
