@@ -128,6 +128,7 @@ type row struct {
 	hooks              hookResult
 }
 
+// reconnects sums the reconnections of every stream in xs.
 func reconnects[T interface{ count() int64 }](xs []T) int {
 	n := 0
 	for _, x := range xs {
