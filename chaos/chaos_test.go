@@ -8,17 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/queueless/queueless/internal/testenv"
@@ -29,17 +26,20 @@ import (
 // over a three-master Redis Cluster.
 type profile struct {
 	joiners     int           // goroutines joining without pause
-	subscribers int           // live subscribers per instance
+	subscribers int           // boards (institution streams) per instance
+	phones      int           // phones (ticket streams) per instance
 	crowd       time.Duration // crowd before the fault and after it
 	converge    time.Duration // most time allowed to converge
+	deliver     time.Duration // most time allowed for every webhook delivery
+	hookDelay   time.Duration // how long the webhook receiver takes to answer
 	cluster     bool          // a Redis Cluster rather than one Redis
 }
 
 func currentProfile() (string, profile) {
 	if os.Getenv("CHAOS_LONG") != "" {
-		return "long", profile{joiners: 24, subscribers: 60, crowd: 5 * time.Second, converge: 30 * time.Second, cluster: true}
+		return "long", profile{joiners: 24, subscribers: 60, phones: 20, crowd: 5 * time.Second, converge: 30 * time.Second, deliver: 2 * time.Minute, hookDelay: 20 * time.Millisecond, cluster: true}
 	}
-	return "short", profile{joiners: 6, subscribers: 10, crowd: 1500 * time.Millisecond, converge: 20 * time.Second}
+	return "short", profile{joiners: 6, subscribers: 10, phones: 4, crowd: 1500 * time.Millisecond, converge: 20 * time.Second, deliver: 90 * time.Second}
 }
 
 // system is everything a chaos run starts.
@@ -60,30 +60,38 @@ type system struct {
 func TestChaos(t *testing.T) {
 	name, p := currentProfile()
 	s := startSystem(t, p)
-	subs := s.subscribe(p.subscribers)
+	// Webhooks first: every change from here on owes a delivery.
+	rcv := newReceiver(p.hookDelay)
+	t.Cleanup(rcv.srv.Close)
+	s.addWebhook(rcv)
+	l := live{boards: s.subscribe(p.subscribers), phones: s.followTickets(p.phones), hooks: rcv}
+	// repeatsOK: the fault may come between a receiver's 200 and the
+	// record of it (a killed instance, PostgreSQL gone), so that the same
+	// delivery id is sent again, as API.md allows; otherwise it must not.
 	faults := []struct {
-		name string
-		do   func()
+		name      string
+		repeatsOK bool
+		do        func()
 	}{
-		{"SIGKILL an instance, start it again", func() {
-			s.instances[1].signal(syscall.SIGKILL, 5*time.Second)
+		{"SIGKILL an instance, start it again", true, func() {
+			s.instances[1].Signal(syscall.SIGKILL, 5*time.Second)
 			time.Sleep(time.Second)
-			s.instances[1].start()
+			s.instances[1].Start()
 		}},
-		{"rolling restart (SIGTERM) of all three", func() {
+		{"rolling restart (SIGTERM) of all three", false, func() {
 			for _, in := range s.instances {
-				if d := in.signal(syscall.SIGTERM, 15*time.Second); d > 10*time.Second {
-					t.Errorf("%s took %v to stop, SHUTDOWN_TIMEOUT is 10s", in.name, d)
+				if d := in.Signal(syscall.SIGTERM, 15*time.Second); d > 10*time.Second {
+					t.Errorf("%s took %v to stop, SHUTDOWN_TIMEOUT is 10s", in.Name, d)
 				}
-				in.start()
+				in.Start()
 			}
 		}},
-		{"restart Redis (cluster: kill a master, restart it)", func() {
+		{"restart Redis (cluster: kill a master, restart it)", false, func() {
 			s.redisStop()
 			time.Sleep(time.Second)
 			s.redisUp()
 		}},
-		{"restart PostgreSQL", func() {
+		{"restart PostgreSQL", true, func() {
 			s.pgStop()
 			time.Sleep(time.Second)
 			s.pgStart()
@@ -91,7 +99,7 @@ func TestChaos(t *testing.T) {
 	}
 	var rows []row
 	for _, f := range faults {
-		rows = append(rows, s.runFault(f.name, f.do, p, subs))
+		rows = append(rows, s.runFault(f.name, f.repeatsOK, f.do, p, &l))
 		if t.Failed() {
 			break
 		}
@@ -99,35 +107,72 @@ func TestChaos(t *testing.T) {
 	printTable(t, name, rows)
 }
 
+// live is every client that follows the system from outside: boards,
+// phones and the webhook receiver.
+type live struct {
+	boards []*subscriber
+	phones []*phone
+	hooks  *receiver
+	last   hookResult // the previous fault's webhook figures
+}
+
 type row struct {
 	fault              string
 	attempted, created int
 	byStatus           map[int]int
+	calls              map[int]int // advance answers by status
 	reconnected        int
 	converge           time.Duration
+	phonesReconnected  int
+	phonesConverge     time.Duration
+	hooks              hookResult
 }
 
-// runFault runs a crowd across the fault, then checks the invariants.
-func (s *system) runFault(name string, fault func(), p profile, subs []*subscriber) row {
+// reconnects sums the reconnections of every stream in xs.
+func reconnects[T interface{ count() int64 }](xs []T) int {
+	n := 0
+	for _, x := range xs {
+		n += int(x.count())
+	}
+	return n
+}
+
+// runFault runs a crowd (joins, and a counter calling) across the fault,
+// then checks the invariants.
+func (s *system) runFault(name string, repeatsOK bool, fault func(), p profile, l *live) row {
 	t := s.t
 	t.Logf("fault: %s", name)
-	before := 0
-	for _, sub := range subs {
-		before += int(sub.reconnects.Load())
-	}
+	subs := l.boards
+	before, phonesBefore := reconnects(l.boards), reconnects(l.phones)
+	repeatsBefore := l.hooks.view().repeats
 	crowd := s.startCrowd(p.joiners)
 	time.Sleep(p.crowd)
 	fault()
 	time.Sleep(p.crowd)
 	res := crowd.stop()
 
-	r := row{fault: name, attempted: res.attempted, created: len(res.created), byStatus: res.byStatus}
+	r := row{fault: name, attempted: res.attempted, created: len(res.created), byStatus: res.byStatus, calls: res.calls}
 	for st, n := range res.byStatus {
 		switch st {
 		case 201, 429, 502, 503:
 		default:
 			t.Errorf("%s: %d joins answered %d (want only 201, 429, 502, 503); first body: %s", name, n, st, res.bodies[st])
 		}
+	}
+	for st, n := range res.calls {
+		switch st {
+		case 200, 429, 502, 503:
+		default:
+			t.Errorf("%s: %d calls (advance) answered %d (want only 200, 429, 502, 503); first body: %s", name, n, st, res.callBodies[st])
+		}
+	}
+	if res.calls[200] == 0 {
+		t.Errorf("%s: no call (advance) succeeded: %v", name, res.calls)
+	}
+	// The throttles are off: a crowd refused by them would test nothing
+	// of the fault. (An outage may refuse most joins, with 503, fast.)
+	if len(res.created) == 0 || res.byStatus[429] > len(res.created) {
+		t.Errorf("%s: %d of %d joins created, %d refused with 429: %v; first 429: %s", name, len(res.created), res.attempted, res.byStatus[429], res.byStatus, res.bodies[429])
 	}
 	s.checkTickets(name, res.created)
 
@@ -152,15 +197,44 @@ func (s *system) runFault(name string, fault func(), p profile, subs []*subscrib
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.converge = time.Since(start)
-	for _, sub := range subs {
-		r.reconnected += int(sub.reconnects.Load())
+	r.reconnected = reconnects(l.boards) - before
+
+	// Every phone ends on its ticket's current state. The server may
+	// still change a ticket by itself (a called ticket's grace period
+	// running out), so the state is read again until they agree.
+	start = time.Now()
+	deadline = start.Add(p.converge)
+	pending := slices.Clone(l.phones)
+	for len(pending) > 0 {
+		var still []*phone
+		for _, ph := range pending {
+			if ph.state() != s.ticketNow(ph.ticketID) {
+				still = append(still, ph)
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			ph := pending[0]
+			t.Errorf("%s: %d of %d phones not on their ticket's current state after %v; ticket %s: phone shows %v, API %v",
+				name, len(pending), len(l.phones), p.converge, ph.ticketID, ph.state(), s.ticketNow(ph.ticketID))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	r.reconnected -= before
+	r.phonesConverge = time.Since(start)
+	r.phonesReconnected = reconnects(l.phones) - phonesBefore
+
+	r.hooks = s.checkDeliveries(name, l.hooks, l.last, repeatsBefore, repeatsOK, p.deliver)
+	l.last = r.hooks
 	return r
 }
 
 func startSystem(t *testing.T, p profile) *system {
 	t.Helper()
+	nginx := nginxBin(t)
 	pgURL, pgStop, pgStart := testenv.StartPostgresServer(t)
 	s := &system{t: t, pgURL: pgURL, pgStop: pgStop, pgStart: pgStart,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
@@ -179,35 +253,35 @@ func startSystem(t *testing.T, p profile) *system {
 		redisEnv = "REDIS_URL=redis://" + addr + "/0"
 		s.redisStop, s.redisUp = stop, start
 	}
-	bin := buildServer(t)
+	bin := testenv.ServerBinary(t, false)
 	env := []string{
 		"DATABASE_URL=" + pgURL, redisEnv, "REDIS_PREFIX=chaos:",
-		"ADMIN_TOKEN=" + adminToken, "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"ADMIN_TOKEN=" + adminToken,
 		"SHUTDOWN_TIMEOUT=10s", "DRAIN_SPREAD=1s", "STARTUP_TIMEOUT=60s",
+		// A job of a killed instance is rescued after JOBS_RESCUE_AFTER
+		// (and River's rescuer pass, every 30s); more than
+		// WEBHOOK_TIMEOUT + 5s, as the server requires.
+		"WEBHOOK_TIMEOUT=2s", "JOBS_RESCUE_AFTER=8s", "WEBHOOK_RETRY_BASE=100ms",
 		"TRUSTED_PROXIES=127.0.0.1/32", "WS_MAX_PER_IP=0", "DB_MAX_CONNS=10",
 		// One crowd from one address: the per-address limit would refuse
 		// nearly all of it; admission control stays on (503 under load).
-		"JOIN_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_MAX_IN_FLIGHT=64",
+		"JOIN_RATE=off", "JOIN_ADDRESS_RATE=off", "JOIN_PHONE_RATE=off", "JOIN_MAX_IN_FLIGHT=64",
 	}
-	logDir := t.TempDir()
 	var ports []int
 	for i := range 3 {
-		in := &instance{t: t, name: fmt.Sprintf("queueless%d", i+1), bin: bin, env: env, port: testenv.FreePort(t),
-			log: filepath.Join(logDir, fmt.Sprintf("queueless%d.log", i+1))}
 		// The first migrates; the others find the schema up to date.
-		in.start()
-		t.Cleanup(func() { in.signal(syscall.SIGTERM, 15*time.Second) })
+		in := testenv.StartServer(t, fmt.Sprintf("queueless%d", i+1), bin, env...)
 		s.instances = append(s.instances, in)
-		ports = append(ports, in.port)
+		ports = append(ports, portOf(t, in))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range s.instances {
-				t.Logf("%s (%s) log (tail):\n%s", in.name, in.state(), tail(in.log))
+				t.Logf("%s (%s):\n%s", in.Name, in.State(), in.LogTail())
 			}
 		}
 	})
-	s.lb = startNginx(t, ports)
+	s.lb = startNginx(t, nginx, ports)
 	var inst struct {
 		ID int64 `json:"id"`
 	}
@@ -259,10 +333,12 @@ func (s *system) currentVersion() int64 {
 }
 
 type crowdResult struct {
-	attempted int
-	byStatus  map[int]int
-	bodies    map[int]string
-	created   map[string]int64 // ticket id -> number, of every 201
+	attempted  int
+	byStatus   map[int]int
+	bodies     map[int]string
+	created    map[string]int64 // ticket id -> number, of every 201
+	calls      map[int]int      // advance answers by status
+	callBodies map[int]string
 }
 
 type crowd struct {
@@ -272,10 +348,35 @@ type crowd struct {
 	res   crowdResult
 }
 
-// startCrowd joins through nginx from n goroutines until stop.
+// callEvery is how often the crowd's counter calls the next ticket: the
+// followed tickets' people_ahead and now_serving move, and some are called.
+const callEvery = 250 * time.Millisecond
+
+// startCrowd joins through nginx from n goroutines, and calls the next
+// ticket from one more, until stop.
 func (s *system) startCrowd(n int) *crowd {
-	c := &crowd{stopc: make(chan struct{}), res: crowdResult{byStatus: map[int]int{}, bodies: map[int]string{}, created: map[string]int64{}}}
+	c := &crowd{stopc: make(chan struct{}), res: crowdResult{byStatus: map[int]int{}, bodies: map[int]string{}, created: map[string]int64{},
+		calls: map[int]int{}, callBodies: map[int]string{}}}
 	path := fmt.Sprintf("%s/api/v1/institutions/%d/tickets", s.lb, s.instID)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		advance := fmt.Sprintf("%s/api/v1/institutions/%d/advance", s.lb, s.instID)
+		for {
+			select {
+			case <-c.stopc:
+				return
+			case <-time.After(callEvery):
+			}
+			status, body := s.post(advance, `{"count":1,"counter":"1"}`, adminToken)
+			c.mu.Lock()
+			c.res.calls[status]++
+			if _, ok := c.res.callBodies[status]; !ok {
+				c.res.callBodies[status] = body
+			}
+			c.mu.Unlock()
+		}
+	}()
 	for range n {
 		c.wg.Add(1)
 		go func() {
@@ -319,8 +420,20 @@ func (c *crowd) stop() crowdResult {
 }
 
 // join posts one join; a transport error (nginx itself failing) is status 0.
-func (s *system) join(url string) (int, string) {
-	resp, err := s.client.Post(url, "application/json", bytes.NewReader([]byte("{}")))
+func (s *system) join(url string) (int, string) { return s.post(url, "{}", "") }
+
+// post posts body, with token when not empty; a transport error (nginx
+// itself failing) is status 0.
+func (s *system) post(url, body, token string) (int, string) {
+	req, err := http.NewRequest("POST", url, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -387,99 +500,10 @@ func (s *system) checkTickets(fault string, created map[string]int64) {
 	}
 }
 
-// subscriber is a board: a live institution stream that reconnects, as
-// the page does, through the load balancer, and keeps the newest version.
-type subscriber struct {
-	version    atomic.Int64
-	reconnects atomic.Int64
-}
-
-// subscribe starts perInstance subscribers connected to each instance
-// directly (so that every instance has its own), which reconnect through
-// nginx.
-func (s *system) subscribe(perInstance int) []*subscriber {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	s.t.Cleanup(func() { cancel(); wg.Wait() })
-	var subs []*subscriber
-	path := fmt.Sprintf("/api/v1/institutions/%d/live", s.instID)
-	ready := make(chan struct{}, 3*perInstance)
-	for _, in := range s.instances {
-		for range perInstance {
-			sub := &subscriber{}
-			subs = append(subs, sub)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sub.run(ctx, "ws"+strings.TrimPrefix(in.url(), "http")+path, "ws"+strings.TrimPrefix(s.lb, "http")+path, ready)
-			}()
-		}
-	}
-	for range len(subs) {
-		select {
-		case <-ready:
-		case <-time.After(30 * time.Second):
-			s.t.Fatal("subscribers did not get their snapshots within 30s")
-		}
-	}
-	return subs
-}
-
-func (sub *subscriber) run(ctx context.Context, first, again string, ready chan<- struct{}) {
-	url := first
-	for ctx.Err() == nil {
-		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		ws, _, err := websocket.Dial(dctx, url, nil)
-		cancel()
-		if err == nil {
-			ws.SetReadLimit(1 << 20)
-			sub.read(ctx, ws, ready)
-			ready = nil
-			ws.CloseNow()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		sub.reconnects.Add(1)
-		url = again
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (sub *subscriber) read(ctx context.Context, ws *websocket.Conn, ready chan<- struct{}) {
-	for {
-		_, msg, err := ws.Read(ctx)
-		if err != nil {
-			return
-		}
-		var f struct {
-			Type        string `json:"type"`
-			Institution *struct {
-				Version int64 `json:"version"`
-			} `json:"institution"`
-		}
-		if json.Unmarshal(msg, &f) != nil || f.Institution == nil {
-			continue
-		}
-		// Frames never go back in version (the hub's promise); a fresh
-		// snapshot after a reconnect may repeat one.
-		if v := f.Institution.Version; v >= sub.version.Load() {
-			sub.version.Store(v)
-		}
-		if f.Type == "snapshot" && ready != nil {
-			ready <- struct{}{}
-			ready = nil
-		}
-	}
-}
-
 func printTable(t *testing.T, profile string, rows []row) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nchaos suite (%s form)\n", profile)
-	fmt.Fprintf(&b, "| fault | joins attempted | created | errors by status | subscribers reconnected | time to converge after the crowd |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| fault | joins attempted | created | errors by status | calls made (refused) | boards reconnected | boards converged after the crowd | phones reconnected | phones converged | webhook deliveries owed (new) | redelivered same id | all delivered after |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		var errs []string
 		var sts []int
@@ -495,7 +519,15 @@ func printTable(t *testing.T, profile string, rows []row) {
 		if len(errs) == 0 {
 			errs = []string{"none"}
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d | %s |\n", r.fault, r.attempted, r.created, strings.Join(errs, ", "), r.reconnected, r.converge.Round(time.Millisecond))
+		refused := 0
+		for st, n := range r.calls {
+			if st != 200 {
+				refused += n
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %d (%d) | %d | %s | %d | %s | %d (%d) | %d | %s |\n", r.fault, r.attempted, r.created, strings.Join(errs, ", "),
+			r.calls[200], refused, r.reconnected, r.converge.Round(time.Millisecond), r.phonesReconnected, r.phonesConverge.Round(time.Millisecond),
+			r.hooks.owed, r.hooks.newOwed, r.hooks.repeats, r.hooks.deliver.Round(time.Millisecond))
 	}
 	t.Log(b.String())
 	fmt.Print(b.String())

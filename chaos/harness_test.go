@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,120 +20,29 @@ import (
 
 const adminToken = "chaos-admin-token-0123456789abcdef"
 
-// buildServer builds the server binary without the race detector: the
-// suite looks at the system from outside, and three raced servers would
-// not fit a two-core machine beside the crowd.
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "queueless")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/queueless/queueless/cmd/queueless")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveServerBinaries()
+	os.Exit(code)
 }
 
-// instance is one server process, which the suite kills, stops and starts
-// again on the same port.
-type instance struct {
-	t    *testing.T
-	name string
-	bin  string
-	env  []string
-	port int
-	log  string
+// instance is one server process, which the suite kills, stops and
+// starts again on the same port. Its binary is built without the race
+// detector: the suite looks at the system from outside, and three raced
+// servers would not fit a two-core machine beside the crowd.
+type instance = testenv.Server
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (in *instance) url() string { return fmt.Sprintf("http://127.0.0.1:%d", in.port) }
-
-// start runs the server and waits until /healthz answers.
-func (in *instance) start() {
-	in.t.Helper()
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.cmd != nil {
-		return
-	}
-	logf, err := os.OpenFile(in.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// portOf is the port an instance serves on.
+func portOf(t *testing.T, in *instance) int {
+	u, err := url.Parse(in.URL())
 	if err != nil {
-		in.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(in.bin, "serve")
-	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH")}, in.env...), "ADDR=127.0.0.1:"+strconv.Itoa(in.port))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		in.t.Fatalf("start %s: %v", in.name, err)
+	p, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("%s: %v", in.Name, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	in.cmd, in.done = cmd, done
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(in.url() + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case <-done:
-			in.cmd = nil
-			in.t.Fatalf("%s exited before answering:\n%s", in.name, tail(in.log))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			in.t.Fatalf("%s did not answer within a minute:\n%s", in.name, tail(in.log))
-		}
-	}
-}
-
-// signal sends sig and waits for the process to exit (SIGKILL after
-// within).
-func (in *instance) signal(sig syscall.Signal, within time.Duration) time.Duration {
-	in.t.Helper()
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.cmd == nil {
-		return 0
-	}
-	start := time.Now()
-	_ = in.cmd.Process.Signal(sig)
-	select {
-	case <-in.done:
-	case <-time.After(within):
-		_ = in.cmd.Process.Kill()
-		<-in.done
-		in.t.Errorf("%s still running %v after %v; killed it", in.name, within, sig)
-	}
-	in.cmd = nil
-	return time.Since(start)
-}
-
-// state says whether the process runs, or how it ended.
-func (in *instance) state() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.cmd == nil {
-		return "stopped by the suite"
-	}
-	select {
-	case <-in.done:
-		return "exited by itself: " + in.cmd.ProcessState.String()
-	default:
-		return "running"
-	}
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	return tailBytes(b, 3000)
+	return p
 }
 
 func tailBytes(b []byte, n int) string {
@@ -191,8 +99,9 @@ func nginxConfig(t *testing.T, dir string, listen int, ports []int) string {
 	return head + conf
 }
 
-// startNginx runs Debian's nginx with conf and waits until it answers.
-func startNginx(t *testing.T, ports []int) string {
+// nginxBin finds Debian's nginx, or ends the test as a missing service
+// does: before anything is started.
+func nginxBin(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -204,6 +113,13 @@ func startNginx(t *testing.T, ports []int) string {
 			t.Skip("nginx not found: apt-get install nginx, or run ./scripts/test.sh as root")
 		}
 	}
+	return bin
+}
+
+// startNginx runs nginx (bin) with deploy/nginx.conf and waits until it
+// answers.
+func startNginx(t *testing.T, bin string, ports []int) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "chaos-nginx-")
 	if err != nil {
 		t.Fatal(err)

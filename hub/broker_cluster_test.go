@@ -35,16 +35,7 @@ func newClusterBroker(t *testing.T, url, prefix string) *hub.RedisBroker {
 	if err != nil {
 		t.Fatalf("parse cluster url: %v", err)
 	}
-	client := redis.NewClusterClient(opts)
-	b, err := hub.NewRedisBroker(client, hub.RedisBrokerConfig{Prefix: prefix, HealthInterval: time.Second})
-	if err != nil {
-		t.Fatalf("new redis broker: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		_ = client.Close()
-	})
-	return b
+	return brokerOn(t, redis.NewClusterClient(opts), prefix)
 }
 
 // TestRedisBrokerClusterShardsChannels: live channels are sharded channels

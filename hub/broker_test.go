@@ -80,7 +80,13 @@ func newRedisBroker(t *testing.T, url, prefix string) *hub.RedisBroker {
 	if err != nil {
 		t.Fatalf("parse redis url: %v", err)
 	}
-	client := redis.NewClient(opts)
+	return brokerOn(t, redis.NewClient(opts), prefix)
+}
+
+// brokerOn is a RedisBroker on client (one Redis or a cluster), closed
+// with its client when the test ends.
+func brokerOn(t *testing.T, client redis.UniversalClient, prefix string) *hub.RedisBroker {
+	t.Helper()
 	b, err := hub.NewRedisBroker(client, hub.RedisBrokerConfig{Prefix: prefix, HealthInterval: time.Second})
 	if err != nil {
 		t.Fatalf("new redis broker: %v", err)

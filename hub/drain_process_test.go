@@ -33,31 +33,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	livePath := fmt.Sprintf("/api/v1/institutions/%d/live", inst.ID)
 
 	const clients = 10
-	type ending struct {
-		code websocket.StatusCode
-		at   time.Time
-	}
-	ends := make(chan ending, clients)
-	for range clients {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ws, _, err := websocket.Dial(ctx, a.ws(livePath), nil)
-		cancel()
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		defer ws.CloseNow()
-		if _, _, err := ws.Read(context.Background()); err != nil {
-			t.Fatalf("snapshot: %v", err)
-		}
-		go func() {
-			for {
-				if _, _, err := ws.Read(context.Background()); err != nil {
-					ends <- ending{websocket.CloseStatus(err), time.Now()}
-					return
-				}
-			}
-		}()
-	}
+	ends := watchEnds(t, a.ws(livePath), clients)
 
 	// Joins keep arriving while the instance stops: each is refused at
 	// the door or answered in full. A connection still in the kernel's
@@ -99,7 +75,8 @@ func TestSIGTERMDrains(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	term := time.Now()
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	aDone := a.Done()
+	if err := a.SignalNoWait(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	// A new live connection is not taken any more.
@@ -130,7 +107,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Errorf("%d streams told to reconnect within %v, want them spread over about DRAIN_SPREAD (2s)", clients, spread)
 	}
 	select {
-	case <-a.done:
+	case <-aDone:
 	case <-time.After(9 * time.Second):
 		t.Fatalf("instance still running %v after SIGTERM (SHUTDOWN_TIMEOUT=8s)", time.Since(term))
 	}

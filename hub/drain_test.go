@@ -23,31 +23,7 @@ func TestDrain(t *testing.T) {
 	h := s.inst[0].hub
 	url := "ws" + strings.TrimPrefix(s.inst[0].srv.URL, "http") + fmt.Sprintf("/inst/%d", inst.ID)
 	const conns = 8
-	type ending struct {
-		code websocket.StatusCode
-		at   time.Time
-	}
-	ends := make(chan ending, conns)
-	for range conns {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ws, _, err := websocket.Dial(ctx, url, nil)
-		cancel()
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		defer ws.CloseNow()
-		if _, _, err := ws.Read(context.Background()); err != nil {
-			t.Fatalf("snapshot: %v", err)
-		}
-		go func() {
-			for {
-				if _, _, err := ws.Read(context.Background()); err != nil {
-					ends <- ending{websocket.CloseStatus(err), time.Now()}
-					return
-				}
-			}
-		}()
-	}
+	ends := watchEnds(t, url, conns)
 	const spread = 700 * time.Millisecond
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,40 +48,34 @@ func TestBrowser(t *testing.T) {
 	ensureNodeModules(t, e2e)
 
 	dbURL, redisURL, redisPrefix := testenv.NewSchema(t), testenv.RedisURL(t), testenv.RedisPrefix(t)
-	bin := buildServer(t)
+	bin := testenv.ServerBinary(t, testenv.Race)
 	env := []string{
 		"DATABASE_URL=" + dbURL,
 		"REDIS_URL=" + redisURL,
 		"REDIS_PREFIX=" + redisPrefix,
 		"ADMIN_TOKEN=" + browserAdminToken,
-		"LOG_FORMAT=json",
-		"LOG_LEVEL=info", // the "serving" line tells the address
 		"SHUTDOWN_TIMEOUT=5s",
 		// Every request comes from 127.0.0.1: no join throttling.
 		"JOIN_RATE=off",
 		"JOIN_PHONE_RATE=off",
 		"JOIN_ADDRESS_RATE=off",
 	}
-	logDir := t.TempDir()
-	servers := map[string]*serverProcess{
-		"main":  {t: t, bin: bin, env: env, logPath: filepath.Join(logDir, "main.log")},
-		"other": {t: t, bin: bin, env: env, logPath: filepath.Join(logDir, "other.log")},
+	// Each server's first run binds 127.0.0.1:0; later runs bind that
+	// port again, so that it comes back where the pages expect it.
+	servers := map[string]*testenv.Server{
+		"main":  testenv.NewServer(t, "main", bin, env...),
+		"other": testenv.NewServer(t, "other", bin, env...),
 		// Same database, a 2 s grace period: a ticket called through it
 		// misses its turn quickly (office-day.test.mjs).
-		"quick": {t: t, bin: bin, env: append(append([]string{}, env...), "GRACE_PERIOD=2s"), logPath: filepath.Join(logDir, "quick.log")},
+		"quick": testenv.NewServer(t, "quick", bin, append(append([]string{}, env...), "GRACE_PERIOD=2s")...),
 	}
-	for _, s := range servers {
-		t.Cleanup(s.stop)
-	}
-	if err := servers["main"].start(); err != nil {
-		t.Fatal(err)
-	}
+	servers["main"].Start()
 	control := httptest.NewServer(controlHandler(servers))
 	t.Cleanup(control.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for name, s := range servers {
-				t.Logf("server %s log (tail):\n%s", name, tail(s.logPath, 4000))
+				t.Logf("server %s (%s):\n%s", name, s.State(), s.LogTail())
 			}
 		}
 	})
@@ -94,7 +87,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	runEnv := append(os.Environ(),
-		"QL_BASE_URL="+servers["main"].url(),
+		"QL_BASE_URL="+servers["main"].URL(),
 		"QL_CONTROL_URL="+control.URL,
 		"QL_ADMIN_TOKEN="+browserAdminToken,
 		"QL_CHROMIUM="+chromium,
@@ -217,30 +210,6 @@ func installedVersion(pkgJSON string) (string, error) {
 	return p.Version, err
 }
 
-// buildServer builds cmd/queueless, with the race detector when this test
-// runs with it (the packages are then already in the build cache).
-func buildServer(t *testing.T) string {
-	t.Helper()
-	// go test puts its own toolchain first on PATH.
-	gobin := requireProgram(t, "go", "put go on PATH")
-	bin := filepath.Join(t.TempDir(), "queueless")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/queueless")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gobin, args...)
-	cmd.Dir = ".."
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("built the server in %s (race detector: %v)", time.Since(start).Round(time.Millisecond), raceEnabled)
-	return bin
-}
-
 // runNode runs node in dir and copies its output to the test log, line by
 // line, as it comes.
 func runNode(t *testing.T, node, dir string, env []string, args ...string) {
@@ -275,123 +244,10 @@ func runNode(t *testing.T, node, dir string, env []string, args ...string) {
 	}
 }
 
-// serverProcess is one queueless server. Its first run binds
-// 127.0.0.1:0 and the port it got is read back from its own log; later
-// runs bind that port again, so that it comes back where the pages expect
-// it, and are believed only once their own log says they serve there.
-type serverProcess struct {
-	t       *testing.T
-	bin     string
-	env     []string
-	port    int // 0 until the first run has bound one
-	logPath string
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error         // cmd.Wait's error, once exited is closed
-}
-
-func (s *serverProcess) url() string { return "http://127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *serverProcess) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	st, err := logf.Stat()
-	if err != nil {
-		logf.Close()
-		return err
-	}
-	offset := st.Size() // this run's log starts here
-	cmd := exec.Command(s.bin, "serve")
-	cmd.Env = append(append([]string{}, s.env...), "ADDR=127.0.0.1:"+strconv.Itoa(s.port), "PATH="+os.Getenv("PATH"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start server: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		logf.Close()
-		s.waitErr = err // read only after exited is closed
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-	hasExited := func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-			return false
-		}
-	}
-	fail := func(format string, args ...any) error {
-		if hasExited() {
-			s.cmd = nil
-			return fmt.Errorf("server exited at start (%v): %s\n%s", s.waitErr, fmt.Sprintf(format, args...), tail(s.logPath, 2000))
-		}
-		return fmt.Errorf(format+"\n%s", append(args, tail(s.logPath, 2000))...)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	addr, err := testenv.ServingAddr(s.logPath, offset, hasExited, time.Until(deadline))
-	if err != nil {
-		return fail("server: %v", err)
-	}
-	_, portText, _ := strings.Cut(addr, ":")
-	port, err := strconv.Atoi(portText)
-	if err != nil || s.port != 0 && port != s.port {
-		return fail("server serves on %q, want port %d", addr, s.port)
-	}
-	s.port = port
-	for {
-		if hasExited() {
-			return fail("server on port %d exited before answering /healthz", s.port)
-		}
-		resp, err := http.Get(s.url() + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fail("server on port %d did not answer /healthz within 60s", s.port)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stop shuts the server down as an orchestrator would (SIGTERM), and kills
-// it if it does not go in time.
-func (s *serverProcess) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		s.t.Errorf("server on port %d ignored SIGTERM for 15s; killing it", s.port)
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.cmd = nil
-}
-
 // controlHandler lets the node tests stop and start the servers:
 // POST /start?server=main|other answers {"url": ...} once it is healthy;
 // POST /stop?server=... once it has exited.
-func controlHandler(servers map[string]*serverProcess) http.Handler {
+func controlHandler(servers map[string]*testenv.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{action}", func(w http.ResponseWriter, r *http.Request) {
 		s := servers[r.URL.Query().Get("server")]
@@ -402,9 +258,9 @@ func controlHandler(servers map[string]*serverProcess) http.Handler {
 		var err error
 		switch r.PathValue("action") {
 		case "start":
-			err = s.start()
+			err = s.TryStart()
 		case "stop":
-			s.stop()
+			s.Signal(syscall.SIGTERM, 15*time.Second)
 		default:
 			http.Error(w, "unknown action", http.StatusNotFound)
 			return
@@ -414,30 +270,7 @@ func controlHandler(servers map[string]*serverProcess) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"url": s.url()})
+		_ = json.NewEncoder(w).Encode(map[string]string{"url": s.URL()})
 	})
 	return mux
-}
-
-// tail returns the end of a log file.
-func tail(path string, n int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err.Error()
-	}
-	if st.Size() > n {
-		if _, err := f.Seek(st.Size()-n, io.SeekStart); err != nil {
-			return err.Error()
-		}
-	}
-	b, err := io.ReadAll(f)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err.Error()
-	}
-	return string(b)
 }

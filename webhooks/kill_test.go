@@ -1,17 +1,8 @@
 package webhooks_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,138 +10,33 @@ import (
 	"github.com/queueless/queueless/internal/testenv"
 )
 
-// The kill test runs the real server binary, built once per test binary
-// (with -race when the tests have it).
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	testenv.RemoveServerBinaries()
 	os.Exit(code)
-}
-
-func serverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "queueless-webhooks-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "queueless")
-		args := []string{"build", "-o", binPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/queueless/queueless/cmd/queueless")
-		if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build server: %v", buildErr)
-	}
-	return binPath
 }
 
 const killAdminToken = "webhooks-e2e-admin-token-0123456789"
 
+// proc is one queueless process (testenv.Server: the real binary, built
+// with -race when the tests have it).
 type proc struct {
-	t    *testing.T
-	base string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	*testenv.Server
+	t *testing.T
 }
 
 func startProc(t *testing.T, env ...string) *proc {
 	t.Helper()
-	port := testenv.FreePort(t)
-	logPath := filepath.Join(t.TempDir(), "server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(serverBinary(t))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("ADDR=127.0.0.1:%d", port), "ADMIN_TOKEN="+killAdminToken,
-		"LOG_LEVEL=warn", "LOG_FORMAT=json", "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "SHUTDOWN_TIMEOUT=10s")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), log: logPath}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if resp, err := http.Get(p.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("server exited before answering:\n%s", p.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not answer /healthz:\n%s", p.logTail())
-		}
-	}
+	s := testenv.StartServer(t, "queueless", testenv.ServerBinary(t, testenv.Race), append([]string{
+		"ADMIN_TOKEN=" + killAdminToken, "JOIN_RATE=off", "JOIN_PHONE_RATE=off", "SHUTDOWN_TIMEOUT=10s"}, env...)...)
+	return &proc{Server: s, t: t}
 }
 
-func (p *proc) logTail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
+// call makes an API request as the admin and decodes a 2xx answer into
+// out.
 func (p *proc) call(method, path string, body, out any) {
 	p.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, method, p.base+path, r)
-	req.Header.Set("Authorization", "Bearer "+killAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		p.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			p.t.Fatalf("decode %s: %v", b, err)
-		}
-	}
+	p.Call(killAdminToken, method, path, body, out)
 }
 
 // An instance killed with deliveries in flight (its POSTs held by the
@@ -185,10 +71,7 @@ func TestWebhookInstanceKilledAnotherDelivers(t *testing.T) {
 		}
 		return len(ids) == joins
 	})
-	if err := a.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
+	a.Signal(syscall.SIGKILL, 10*time.Second)
 	r.mu.Lock()
 	close(r.hang)
 	r.hang = nil

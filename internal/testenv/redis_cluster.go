@@ -161,7 +161,7 @@ func (c *RedisCluster) healthy() error {
 		if !running {
 			continue
 		}
-		info, err := redisCommand(a, "CLUSTER", "INFO")
+		info, err := redisCommand(context.Background(), a, "CLUSTER", "INFO")
 		if err != nil {
 			return fmt.Errorf("%s: %w", a, err)
 		}
@@ -177,7 +177,7 @@ func (c *RedisCluster) healthy() error {
 			continue
 		}
 		// A replica counts once it has synced: only then can it take over.
-		repl, err := redisCommand(a, "INFO", "replication")
+		repl, err := redisCommand(context.Background(), a, "INFO", "replication")
 		if err != nil {
 			return fmt.Errorf("%s: %w", a, err)
 		}
@@ -192,7 +192,7 @@ func (c *RedisCluster) healthy() error {
 }
 
 func nodeRole(addr string) (string, error) {
-	out, err := redisCommand(addr, "ROLE")
+	out, err := redisCommand(context.Background(), addr, "ROLE")
 	if err != nil {
 		return "", err
 	}
@@ -206,15 +206,20 @@ func nodeRole(addr string) (string, error) {
 }
 
 // redisCommand sends one command in the wire protocol and returns the
-// reply's strings joined by newlines: enough for INFO-like answers and
-// ROLE, with no client library and no goroutine left behind.
-func redisCommand(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+// reply's strings joined by newlines: enough for PING, INFO-like answers
+// and ROLE, with no client library and no goroutine left behind. It gives
+// up at ctx's deadline, or after 2s.
+func redisCommand(ctx context.Context, addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
@@ -271,7 +276,7 @@ func readReply(r *bufio.Reader, out *[]string) error {
 // nodesView is CLUSTER NODES as one running node sees it, for failures.
 func (c *RedisCluster) nodesView() string {
 	for _, a := range c.addrs {
-		if out, err := redisCommand(a, "CLUSTER", "NODES"); err == nil {
+		if out, err := redisCommand(context.Background(), a, "CLUSTER", "NODES"); err == nil {
 			return out
 		}
 	}

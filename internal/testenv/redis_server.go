@@ -1,10 +1,8 @@
 package testenv
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -71,29 +69,16 @@ func redisProcess(t testing.TB, bin string, port int, dir string, attr *syscall.
 	}}
 }
 
-// pingRedis sends one PING in the wire protocol, so that waiting for a server
-// starts no client and leaves no goroutine behind.
+// pingRedis sends one PING, so that waiting for a server starts no client
+// and leaves no goroutine behind.
 func pingRedis(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	got, err := redisCommand(ctx, addr, "PING")
 	if err != nil {
-		return err
+		return err // -LOADING and the like: up, not ready
 	}
-	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if got := strings.TrimSpace(line); got != "+PONG" {
-		// -LOADING and the like: up, not ready.
+	if got != "PONG" {
 		return fmt.Errorf("PING answered %q", got)
 	}
 	return nil
@@ -104,32 +89,11 @@ func pingRedis(ctx context.Context, addr string) error {
 func redisOwnedBy(ctx context.Context, addr string, pid int) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	info, err := redisCommand(ctx, addr, "INFO", "server")
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
-	if _, err := conn.Write([]byte("INFO server\r\n")); err != nil {
-		return err
-	}
-	r := bufio.NewReader(conn)
-	head, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
-	if err != nil || !strings.HasPrefix(head, "$") {
-		return fmt.Errorf("INFO answered %q", head)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return err
-	}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
 			if v != strconv.Itoa(pid) {
 				return fmt.Errorf("the redis-server answering on %s is process %s, not ours (%d)", addr, v, pid)

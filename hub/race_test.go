@@ -1,7 +1,0 @@
-//go:build race
-
-package hub_test
-
-// raceEnabled: the server binary of the end-to-end tests is built with the
-// race detector too.
-const raceEnabled = true
