@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	v1.POST("/tickets/:ticket_id/defer", s.deferTicket)
 	v1.POST("/tickets/:ticket_id/transfer", s.transfer, s.authn)
 	v1.GET("/institutions/:id/calls", s.calls)
+	v1.GET("/institutions/:id/draws/:date", s.draws)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

@@ -12,6 +12,9 @@ type TicketStatus string
 
 // Ticket statuses.
 const (
+	// TicketHeld: joined in the pre-queue window, waiting for the draw at
+	// opening to get a number (day.go, draw.go).
+	TicketHeld      TicketStatus = "held"
 	TicketWaiting   TicketStatus = "waiting"
 	TicketNotified  TicketStatus = "notified"
 	TicketServing   TicketStatus = "serving"
@@ -23,7 +26,7 @@ const (
 // ParseTicketStatus checks s is a ticket status.
 func ParseTicketStatus(s string) (TicketStatus, bool) {
 	switch st := TicketStatus(s); st {
-	case TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:
+	case TicketHeld, TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:
 		return st, true
 	}
 	return "", false

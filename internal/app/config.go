@@ -46,6 +46,7 @@ type Config struct {
 	// answering Redis is waited for rather than stood in for.
 	JoinLimiterTimeout time.Duration
 	Jobs               JobsConfig // durable jobs, webhooks (jobs.go)
+	Day                DayConfig  // the office day: default time zone, day job (day.go)
 }
 
 // envVar describes one variable for the README and for errors.
