@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,4 +70,10 @@ func (s *Server) draws(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, draws)
+}
+
+// slipTime is when a ticket was issued, as its slip prints it: in the
+// institution's time zone, with the zone's abbreviation ("PST", "UTC").
+func slipTime(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2 Jan 2006 15:04 MST")
 }
