@@ -13,7 +13,9 @@ ALTER TABLE institutions
 ALTER TABLE tickets ALTER COLUMN number DROP NOT NULL;
 ALTER TABLE tickets DROP CONSTRAINT tickets_status_check,
     ADD CONSTRAINT tickets_status_check CHECK (status IN ('held', 'waiting', 'notified', 'serving', 'served', 'expired', 'cancelled'));
-ALTER TABLE tickets ADD CONSTRAINT tickets_held_number_check CHECK ((status = 'held') = (number IS NULL));
+-- Held: no number. Without a number: held, or cancelled while held.
+ALTER TABLE tickets ADD CONSTRAINT tickets_held_number_check
+    CHECK ((status <> 'held' OR number IS NULL) AND (number IS NOT NULL OR status IN ('held', 'cancelled')));
 
 -- One active ticket per phone and institution, held ones included.
 DROP INDEX tickets_active_phone_key;
@@ -25,8 +27,8 @@ CREATE INDEX tickets_held_idx ON tickets (institution_id, service) WHERE status 
 
 -- +goose Down
 DROP INDEX tickets_held_idx;
-DELETE FROM notifications WHERE ticket_id IN (SELECT id FROM tickets WHERE status = 'held');
-DELETE FROM tickets WHERE status = 'held';
+DELETE FROM notifications WHERE ticket_id IN (SELECT id FROM tickets WHERE number IS NULL);
+DELETE FROM tickets WHERE number IS NULL;
 DROP INDEX tickets_active_phone_key;
 CREATE UNIQUE INDEX tickets_active_phone_key ON tickets (institution_id, phone)
     WHERE phone IS NOT NULL AND status IN ('waiting', 'notified', 'serving');

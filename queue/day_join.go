@@ -10,6 +10,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,8 @@ import (
 // officeDayJoin is what the schedule says about one batch of joins.
 type officeDayJoin struct {
 	window JoinWindow
-	drawn  int // tickets drawn before the batch
+	drawn  int    // tickets drawn before the batch
+	date   string // the draw's date, in the pre-queue window
 }
 
 // joinDay reads the schedule for a batch of joins under the lock: a draw
@@ -38,6 +40,8 @@ func (c *changeSet) joinDay(ctx context.Context, tx Tx) (officeDayJoin, error) {
 	od := officeDayJoin{window: cal.Joins(c.now), drawn: n}
 	if od.window == JoinsHeld && inst.Status == StatusClosed {
 		c.commit(cal)
+		d, _ := cal.InPrequeue(c.now)
+		od.date = d.String()
 	}
 	return od, nil
 }
@@ -65,7 +69,7 @@ func (od officeDayJoin) admit(inst *Institution, req JoinRequest, held map[strin
 
 // hold issues a held ticket: no number, no label, no place in the queue
 // until the draw.
-func (c *changeSet) hold(id int64, req JoinRequest, place time.Time) Ticket {
+func (c *changeSet) hold(id int64, req JoinRequest, place time.Time, date string) Ticket {
 	line := c.inst.joinLine(req)
 	now := c.now
 	t := Ticket{ID: uuid.NewString(), InstitutionID: id, Status: TicketHeld, NearTurnThreshold: req.Threshold,
@@ -75,9 +79,33 @@ func (c *changeSet) hold(id int64, req JoinRequest, place time.Time) Ticket {
 	c.ch.Audit = append(c.ch.Audit, c.s.audit(now, AuditJoined, &t, c.meta, data))
 	c.trans = append(c.trans, Transition{Ticket: t})
 	c.ch.Inserted = append(c.ch.Inserted, t)
+	// The draw lists the held tickets' digests from the start: a citizen
+	// finds their entry before the draw.
+	if rec, ok := c.inst.Day.Draws[date][t.Service]; ok && !rec.Drawn {
+		dg := HeldDigest(t.ID)
+		i, _ := slices.BinarySearch(rec.Draw.Held, dg)
+		rec.Draw.Held = slices.Insert(slices.Clone(rec.Draw.Held), i, dg)
+		c.inst.Day.Draws[date][t.Service] = rec
+	}
 	if req.IdempotencyKey != "" {
 		c.ch.IdempotencyKeys = append(c.ch.IdempotencyKeys, IdempotencyKey{InstitutionID: id, Key: req.IdempotencyKey, TicketID: t.ID, CreatedAt: now})
 	}
 	t.decorate(c.inst, 0)
 	return t
+}
+
+// unhold takes a held ticket that leaves (cancelled) out of its draw's
+// published list.
+func (inst *Institution) unhold(t *Ticket) {
+	if t.Status != TicketHeld {
+		return
+	}
+	dg := HeldDigest(t.ID)
+	inst.Day = inst.Day.clone()
+	for _, m := range inst.Day.Draws {
+		if rec, ok := m[t.Service]; ok && !rec.Drawn {
+			rec.Draw.Held = slices.DeleteFunc(slices.Clone(rec.Draw.Held), func(x string) bool { return x == dg })
+			m[t.Service] = rec
+		}
+	}
 }

@@ -504,6 +504,20 @@ func TestDayFairOpening(t *testing.T) {
 		if h.inst(id).LastIssued != 1 {
 			t.Fatalf("held tickets took numbers: last_issued %d", h.inst(id).LastIssued)
 		}
+		// A held ticket cancelled leaves the draw; the others are listed
+		// before the draw, so a citizen finds their entry.
+		gone := h.join(id, JoinRequest{})
+		if _, err := h.svc.Cancel(h.ctx, gone.ID, Meta{Actor: ActorCitizen}); err != nil {
+			t.Fatal(err)
+		}
+		listed := []string{}
+		for _, tk := range held {
+			listed = append(listed, digest(tk.ID))
+		}
+		slices.Sort(listed)
+		if pending, _ := h.svc.Draws(h.ctx, id, "2026-11-23"); !slices.Equal(pending["A"].Held, listed) || pending["A"].Seed != nil || len(pending["A"].Order) != 0 {
+			t.Fatalf("the draw before the opening: %+v, want the 7 held digests, no seed, no order", pending["A"])
+		}
 
 		// The opening: the job draws.
 		var events []Event

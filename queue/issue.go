@@ -146,7 +146,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 				continue
 			}
 			if od.holds(&inst, req) {
-				out[i] = BatchResult{JoinResult: JoinResult{Ticket: c.hold(id, req, place)}}
+				out[i] = BatchResult{JoinResult: JoinResult{Ticket: c.hold(id, req, place, od.date)}}
 				if req.Phone != nil {
 					held[*req.Phone] = true
 				}
