@@ -23,10 +23,11 @@ const (
 	TicketCancelled TicketStatus = "cancelled"
 )
 
-// ParseTicketStatus checks s is a ticket status.
+// ParseTicketStatus checks s is a ticket status that the staff list can
+// filter on (held tickets have no number to page by: not listed).
 func ParseTicketStatus(s string) (TicketStatus, bool) {
 	switch st := TicketStatus(s); st {
-	case TicketHeld, TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:
+	case TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:
 		return st, true
 	}
 	return "", false
