@@ -226,6 +226,8 @@ type institutionBody struct {
 	RejoinWindowSeconds optional[int] `json:"rejoin_window_seconds"`
 	RequeueAfter        optional[int] `json:"requeue_after"`
 	MaxRequeues         optional[int] `json:"max_requeues"`
+	// The office day: see day.go.
+	dayBody
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -254,6 +256,9 @@ func (b institutionBody) patch() (queue.Patch, error) {
 		return p, err
 	}
 	if p.Settings.MaxRequeues, err = requireValue(b.MaxRequeues, "max_requeues"); err != nil {
+		return p, err
+	}
+	if p.Settings.Day, err = b.dayBody.patch(); err != nil {
 		return p, err
 	}
 	return p, nil

@@ -138,6 +138,7 @@ func (s *Server) routes() {
 	v1.GET("/institutions/:id/missed", s.missedRoute())
 	v1.GET("/institutions/:id/stats", s.stats, s.authn)
 	v1.GET("/institutions/:id/tickets.csv", s.ticketsCSV, s.authn)
+	v1.GET("/institutions/:id/draws/:date", s.draws)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

@@ -71,7 +71,7 @@ func (s *Server) slip(c echo.Context) error {
 		return err
 	}
 	d := slipData{Office: inst.Name, ServiceCode: t.Service, Label: t.Label,
-		Issued: t.IssuedAt.UTC().Format("2 Jan 2006 15:04 UTC"), URL: PhonePageURL(c.Scheme(), c.Request().Host, t.ID)}
+		Issued: slipTime(t.IssuedAt, inst.Location()), URL: PhonePageURL(c.Scheme(), c.Request().Host, t.ID)}
 	for _, l := range inst.Services {
 		if l.Code == t.Service {
 			d.Service = l.Name

@@ -3,6 +3,7 @@ package institutions
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/queueless/queueless/queue"
 )
@@ -37,6 +38,14 @@ var demoLayouts = map[string]demoLayout{
 	"Meralco Business Center": {
 		services: []queue.LineSpec{{Code: "P", Name: "Payments"}, {Code: "S", Name: "New service applications"}, {Code: "C", Name: "Complaints"}},
 		counters: []queue.Counter{{Name: "1", Services: []string{"P"}}, {Name: "2", Services: []string{"P", "C"}}, {Name: "3", Services: []string{"S"}}},
+	},
+	DrawDemoName: {
+		services: []queue.LineSpec{{Code: "N", Name: "New permits"}, {Code: "R", Name: "Renewals"}, {Code: "C", Name: "Cashier"}},
+		counters: []queue.Counter{{Name: "1", Services: []string{"N"}}, {Name: "2", Services: []string{"R"}}, {Name: "3", Services: []string{"N", "R"}}, {Name: "4", Services: []string{"C"}}},
+	},
+	HoursDemoName: {
+		services: []queue.LineSpec{{Code: "T", Name: "Tax returns"}, {Code: "R", Name: "Registration"}, {Code: "P", Name: "Payments"}},
+		counters: []queue.Counter{{Name: "1", Services: []string{"T"}}, {Name: "2", Services: []string{"T", "R"}}, {Name: "3", Services: []string{"P"}}},
 	},
 	"Philippine General Hospital - OPD": {
 		services: []queue.LineSpec{{Code: "A", Name: "Registration"}, {Code: "B", Name: "Consultation"}, {Code: "C", Name: "Pharmacy"}},
@@ -73,10 +82,11 @@ func SeedDemo(ctx context.Context, svc *queue.Service) (int, error) {
 	if len(list) > 0 {
 		return 0, nil
 	}
-	for _, f := range Demo() {
+	offices := append(Demo(), DayDemo(time.Now())...)
+	for _, f := range offices {
 		if _, err := createDemo(ctx, svc, f); err != nil {
 			return 0, fmt.Errorf("seed demo: create %s: %w", f.Name, err)
 		}
 	}
-	return len(Demo()), nil
+	return len(offices), nil
 }

@@ -2,6 +2,7 @@ package institutions_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/queueless/queueless/institutions"
 	"github.com/queueless/queueless/queue"
@@ -12,7 +13,7 @@ import (
 func TestDemoOfficesHaveServices(t *testing.T) {
 	t.Parallel()
 	svc := queue.NewService(queue.NewMemoryStore(), queue.Config{})
-	if n, err := institutions.SeedDemo(t.Context(), svc); err != nil || n != len(institutions.Demo()) {
+	if n, err := institutions.SeedDemo(t.Context(), svc); err != nil || n != len(institutions.Demo())+len(institutions.DayDemo(time.Now())) {
 		t.Fatalf("SeedDemo = %d, %v", n, err)
 	}
 	list, err := svc.Institutions(t.Context())

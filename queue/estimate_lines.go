@@ -52,13 +52,11 @@ func (l *Line) notePaceCall(day string, at time.Time, counter *string) {
 	l.PaceCalls = KeepPaceCalls(l.PaceCalls, c)
 }
 
-// calendarForEstimates is the institution's calendar as the estimates see
-// it (closed time is skipped). Hours and timezone are not stored on the
-// institution in this branch yet: always open, in UTC. This is the one
-// place to wire the stored calendar into the estimates.
+// calendarForEstimates is the calendar the estimates carry a wait through
+// (closed time, such as a lunch hour, is skipped): the institution's own
+// hours in its timezone, always open when it keeps none.
 func calendarForEstimates(inst *Institution) *Calendar {
-	c, _ := NewCalendar(DaySettings{}, time.UTC)
-	return c
+	return inst.Calendar()
 }
 
 // lineWaits is a line's estimate as of its last call: derived, never

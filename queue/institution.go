@@ -46,6 +46,8 @@ type Institution struct {
 	// Settings are the office-day settings (missed turns so far); their
 	// fields are fields of the Institution object.
 	Settings
+	// Day is what the day job keeps (day.go); never shown.
+	Day       DayState  `json:"-"`
 	Version   int64     `json:"version"`
 	UpdatedAt time.Time `json:"updated_at"`
 

@@ -105,12 +105,19 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 		inst := tx.Institution()
 		now := s.clock()
 		inst.ensureLines()
+		c := &changeSet{s: s, now: now, inst: &inst, meta: Meta{Actor: ActorSystem}}
+		// The office day: a draw whose opening has come is done before any
+		// join, so that joins after the opening come after it; a join in
+		// the pre-queue window is held (day_join.go).
+		od, err := c.joinDay(ctx, tx)
+		if err != nil {
+			return Changes{}, nil, err
+		}
 		inst.estimateLinesFor(now, len(reqs)) // the joins' own estimates
-		c := &changeSet{s: s, now: now, inst: &inst}
 		day := LocalDay(&inst, now)
 		// Places follow issue order even when instances' clocks disagree.
 		place := maxTime(now, inst.UpdatedAt)
-		issued, held, err := lookUp(ctx, tx, &inst, reqs, now.Add(-IdempotencyWindow))
+		issued, held, err := lookUp(ctx, tx, &inst, reqs, now.Add(-IdempotencyWindow), od.window == JoinsHeld)
 		if err != nil {
 			return Changes{}, nil, err
 		}
@@ -132,8 +139,18 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 					continue
 				}
 			}
-			if err := admit(&inst, req, held, now); err != nil {
+			if err := od.admit(&inst, req, held, now); err != nil {
 				out[i].Err = err
+				if req.IdempotencyKey != "" {
+					keys[req.IdempotencyKey] = i
+				}
+				continue
+			}
+			if od.holds(&inst, req) {
+				out[i] = BatchResult{JoinResult: JoinResult{Ticket: c.hold(id, req, place, od.date)}}
+				if req.Phone != nil {
+					held[*req.Phone] = true
+				}
 				if req.IdempotencyKey != "" {
 					keys[req.IdempotencyKey] = i
 				}
@@ -177,7 +194,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 			t.decorate(&inst, ahead)
 			out[i] = BatchResult{JoinResult: JoinResult{Ticket: t}}
 		}
-		if len(c.ch.Inserted) == 0 {
+		if len(c.ch.Inserted) == 0 && od.drawn == 0 {
 			return Changes{}, nil, nil
 		}
 		s.bump(&inst, now)
@@ -208,7 +225,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 // phones hold an active ticket. Only transactions holding the institution's
 // lock issue tickets and record keys, so both stay true until the batch
 // commits.
-func lookUp(ctx context.Context, tx Tx, inst *Institution, reqs []JoinRequest, since time.Time) (issued map[string]string, held map[string]bool, err error) {
+func lookUp(ctx context.Context, tx Tx, inst *Institution, reqs []JoinRequest, since time.Time, prequeue bool) (issued map[string]string, held map[string]bool, err error) {
 	var keys, phones []string
 	for _, req := range reqs {
 		if req.IdempotencyKey != "" {
@@ -225,8 +242,8 @@ func lookUp(ctx context.Context, tx Tx, inst *Institution, reqs []JoinRequest, s
 		}
 	}
 	// admit refuses every join of an institution that is not open before it
-	// looks at the phone.
-	if phones = distinct(phones); len(phones) > 0 && inst.Status != StatusClosed {
+	// looks at the phone (but in a pre-queue window a closed one holds them).
+	if phones = distinct(phones); len(phones) > 0 && (inst.Status != StatusClosed || prequeue) {
 		if held, err = tx.ActivePhones(ctx, phones); err != nil {
 			return nil, nil, err
 		}

@@ -183,20 +183,21 @@ func (inst *Institution) ensureLines() {
 }
 
 // LocalDay is the institution's local day at t, as YYYY-MM-DD: labels and
-// daily quotas restart with it. Every rule about "the local day" asks this
-// one function. Institutions have no timezone field yet, so it is UTC.
+// daily quotas restart with it. It is Calendar.LocalDate in the
+// institution's time zone (day.go), the one definition of the local day.
 func LocalDay(inst *Institution, t time.Time) string {
-	return t.UTC().Format(time.DateOnly)
+	return inst.localCalendar().LocalDate(t).String()
 }
 
 // DayBounds is the local day date (YYYY-MM-DD) of inst as the instants
-// [from, to): the same days LocalDay names.
+// [from, to): the same days LocalDay names (23, 24 or 25 hours long).
 func DayBounds(inst *Institution, date string) (from, to time.Time, err error) {
-	d, err := time.Parse(time.DateOnly, date)
+	d, err := ParseDate(date)
 	if err != nil {
 		return time.Time{}, time.Time{}, Errorf(CodeInvalid, "date must be a day as YYYY-MM-DD")
 	}
-	return d, d.AddDate(0, 0, 1), nil
+	iv := inst.localCalendar().DayBounds(d)
+	return iv.Start, iv.End, nil
 }
 
 // nextLabel issues the line's next label of the local day of now.

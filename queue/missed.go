@@ -22,6 +22,9 @@ type Settings struct {
 	RequeueAfter int `json:"requeue_after"`
 	// MaxRequeues is how often a citizen may requeue one ticket.
 	MaxRequeues int `json:"max_requeues"`
+	// OfficeDay: timezone, hours, closed dates, cutoff, at_close,
+	// pre-queue (day.go).
+	OfficeDay
 }
 
 // Settings bounds and defaults.
@@ -46,10 +49,12 @@ type SettingsPatch struct {
 	RejoinWindowSeconds *int
 	RequeueAfter        *int
 	MaxRequeues         *int
+	// Day changes the office-day settings (day.go).
+	Day DayPatch
 }
 
 func (p SettingsPatch) empty() bool {
-	return p.RejoinWindowSeconds == nil && p.RequeueAfter == nil && p.MaxRequeues == nil
+	return p.RejoinWindowSeconds == nil && p.RequeueAfter == nil && p.MaxRequeues == nil && p.Day.empty()
 }
 
 // Validate checks the settings a patch sets, naming the field.
@@ -67,7 +72,7 @@ func (p SettingsPatch) Validate() error {
 			return Errorf(CodeInvalid, "%s must be an integer from %d to %d", f.name, f.min, f.max)
 		}
 	}
-	return nil
+	return p.Day.Validate()
 }
 
 func (p SettingsPatch) apply(st *Settings, changed map[string]any) {
@@ -85,6 +90,7 @@ func (p SettingsPatch) apply(st *Settings, changed map[string]any) {
 			*f.to = *f.v
 		}
 	}
+	p.Day.apply(&st.OfficeDay, changed)
 }
 
 // Audit kinds and notification events of the rules here.

@@ -62,6 +62,9 @@ type Config struct {
 	MaxJoinBatch int
 	// BatchTimeout bounds one coalesced join transaction. Default 10s.
 	BatchTimeout time.Duration
+	// DefaultTimezone is the time zone of an institution created without
+	// one (the server's DEFAULT_TIMEZONE); empty: UTC.
+	DefaultTimezone string
 }
 
 // Service carries out the queue's operations against a Store.
@@ -73,6 +76,7 @@ type Service struct {
 	mu        sync.RWMutex
 	observers []func(Event)
 	batcher   *joinBatcher
+	tz        string
 }
 
 // NewService returns a Service over store.
@@ -92,7 +96,7 @@ func NewService(store Store, cfg Config) *Service {
 	if cfg.BatchTimeout <= 0 {
 		cfg.BatchTimeout = 10 * time.Second
 	}
-	s := &Service{store: store, grace: cfg.GracePeriod, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: store, grace: cfg.GracePeriod, now: cfg.Now, log: cfg.Logger, tz: cfg.DefaultTimezone}
 	if cfg.MaxJoinBatch > 1 {
 		s.batcher = newJoinBatcher(s, cfg.MaxJoinBatch, cfg.BatchTimeout)
 	}
@@ -192,6 +196,7 @@ func (s *Service) Institution(ctx context.Context, id int64) (Institution, error
 
 // CreateInstitution creates an institution.
 func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (Institution, error) {
+	statusSet := f.Status != ""
 	if err := f.Validate(); err != nil {
 		return Institution{}, err
 	}
@@ -199,7 +204,11 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 	inst := Institution{Name: f.Name, Kind: f.Kind, Address: f.Address, Status: f.Status,
 		Capacity: f.Capacity, Version: 1, UpdatedAt: now, CreatedAt: now, RecentCalls: []Call{},
 		Services: defaultLines(), Counters: []Counter{}, PriorityRun: *f.PriorityRun, Settings: DefaultSettings()}
+	inst.OfficeDay = defaultOfficeDay(s.tz)
 	f.Settings.apply(&inst.Settings, map[string]any{})
+	if statusSet {
+		inst.Day.Override = &now // the status given holds until the first boundary
+	}
 	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun,
 		"settings": inst.Settings})
 	inst, err := s.store.CreateInstitution(ctx, inst, s.audit(now, AuditCreated, nil, meta, data))
@@ -225,6 +234,7 @@ func (s *Service) UpdateInstitution(ctx context.Context, id int64, p Patch, meta
 			return Changes{}, nil, nil
 		}
 		now := s.clock()
+		noteDayChanges(&inst, changed, now)
 		s.bump(&inst, now)
 		out = inst
 		data, _ := json.Marshal(changed)

@@ -59,10 +59,13 @@ type Changes struct {
 	// live board. Their record in the store is the audit trail's
 	// ticket.called and ticket.recalled events, which Audit holds.
 	Calls []CallRecord
+	// DayState is the day job's new state for the institution when only it
+	// changed (Institution nil): written without a new version.
+	DayState *DayState
 }
 
 func (c *Changes) empty() bool {
-	return c.Institution == nil && len(c.Inserted) == 0 && len(c.Updated) == 0 &&
+	return c.Institution == nil && c.DayState == nil && len(c.Inserted) == 0 && len(c.Updated) == 0 &&
 		len(c.Notifications) == 0 && len(c.Audit) == 0 && len(c.IdempotencyKeys) == 0
 }
 
@@ -135,6 +138,9 @@ type Tx interface {
 	LaneRank(ctx context.Context, t Ticket, lane bool) (int64, error)
 	// Serving returns every serving ticket.
 	Serving(ctx context.Context) ([]Ticket, error)
+	// Held returns every held ticket (joined in the pre-queue window, not
+	// drawn yet), in issue order.
+	Held(ctx context.Context) ([]Ticket, error)
 	// ActivePhones reports which of phones hold a waiting, notified or
 	// serving ticket: one lookup for a whole batch of joins. The map is new,
 	// the caller's to change.

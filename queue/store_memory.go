@@ -12,11 +12,14 @@ import (
 // lock. Update holds the lock for the whole callback, which is the memory
 // equivalent of the institution row lock (coarser, and enough for one process).
 type MemoryStore struct {
-	mu        sync.RWMutex
-	insts     map[int64]*Institution
-	nextInst  int64
-	tickets   map[string]*Ticket
-	byInst    map[int64][]*Ticket // in number order
+	mu       sync.RWMutex
+	insts    map[int64]*Institution
+	nextInst int64
+	tickets  map[string]*Ticket
+	byInst   map[int64][]*Ticket // in number order
+	// held are the tickets joined in a pre-queue window, without a number
+	// until the draw; drawn, they move to byInst.
+	held      map[int64][]*Ticket
 	notifs    map[string][]Notification
 	nextNotif int64
 	audit     map[int64][]AuditEvent
@@ -35,7 +38,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		insts: map[int64]*Institution{}, tickets: map[string]*Ticket{}, byInst: map[int64][]*Ticket{},
+		insts: map[int64]*Institution{}, tickets: map[string]*Ticket{}, byInst: map[int64][]*Ticket{}, held: map[int64][]*Ticket{},
 		notifs: map[string][]Notification{}, audit: map[int64][]AuditEvent{}, idem: map[idemKey]IdempotencyKey{},
 	}
 }
@@ -77,6 +80,12 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	}
 	var phones []string
 	for _, t := range ch.Inserted {
+		if t.Status == TicketHeld {
+			if t.Phone != nil {
+				phones = append(phones, *t.Phone)
+			}
+			continue
+		}
 		// Numbers are issued in order: anything else is the unique
 		// (institution, number) constraint failing.
 		if t.Number <= last {
@@ -111,18 +120,34 @@ func (m *MemoryStore) Update(ctx context.Context, id int64, fn func(ctx context.
 	if ch.Institution != nil {
 		c := cloneInst(ch.Institution)
 		m.insts[id] = &c
+	} else if ch.DayState != nil {
+		m.insts[id].Day = ch.DayState.clone()
 	}
 	for _, t := range ch.Inserted {
 		t := t
 		t.Place = placeOf(&t)
 		m.tickets[t.ID] = &t
+		if t.Status == TicketHeld {
+			m.held[id] = append(m.held[id], &t)
+			continue
+		}
 		m.byInst[id] = append(m.byInst[id], &t)
 	}
+	var drawn []*Ticket
 	for _, t := range ch.Updated {
 		if p, ok := m.tickets[t.ID]; ok {
 			t.Place = placeOf(&t)
+			if p.Status == TicketHeld && t.Number != 0 {
+				drawn = append(drawn, p)
+			}
 			*p = t
 		}
+	}
+	if len(drawn) > 0 {
+		// Drawn tickets got the next numbers: they join byInst in number order.
+		slices.SortFunc(drawn, func(a, b *Ticket) int { return int(a.Number - b.Number) })
+		m.byInst[id] = append(m.byInst[id], drawn...)
+		m.held[id] = slices.DeleteFunc(m.held[id], func(t *Ticket) bool { return t.Number != 0 })
 	}
 	for _, n := range ch.Notifications {
 		m.notifs[n.TicketID] = append(m.notifs[n.TicketID], n)
@@ -342,12 +367,24 @@ func (tx *memTx) ActivePhones(ctx context.Context, phones []string) (map[string]
 	}
 	// One pass over the institution's tickets for the whole batch, not one
 	// per phone.
-	for _, t := range tx.m.byInst[tx.inst.ID] {
-		if t.Phone != nil && asked[*t.Phone] && !t.Status.Final() {
-			held[*t.Phone] = true
+	for _, list := range [][]*Ticket{tx.m.byInst[tx.inst.ID], tx.m.held[tx.inst.ID]} {
+		for _, t := range list {
+			if t.Phone != nil && asked[*t.Phone] && !t.Status.Final() {
+				held[*t.Phone] = true
+			}
 		}
 	}
 	return held, nil
+}
+
+func (tx *memTx) Held(ctx context.Context) ([]Ticket, error) {
+	var out []Ticket
+	for _, t := range tx.m.held[tx.inst.ID] {
+		if t.Status == TicketHeld {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
 }
 
 func (tx *memTx) IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error) {

@@ -61,7 +61,7 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 
 const instColumns = `id, name, kind, address, status, capacity, now_serving, last_issued,
 	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at,
-	services, counters, priority_run, settings`
+	services, counters, priority_run, settings, day_state`
 
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
 	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
@@ -107,13 +107,16 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, address = $4, status = $5,
 	capacity = $6, now_serving = $7, last_issued = $8, waiting_count = $9, recent_calls = $10,
 	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14,
-	services = $15, counters = $16, priority_run = $17, settings = $18
+	services = $15, counters = $16, priority_run = $17, settings = $18, day_state = $19
 	WHERE id = $1`
+
+// updateDayStateSQL writes the day job's state alone: no new version.
+const updateDayStateSQL = `UPDATE institutions SET day_state = $2 WHERE id = $1`
 
 // Tickets are written with unnest: one statement per kind of change,
 // however many tickets a batch of joins or an advance touches.
 const insertTicketsSQL = `INSERT INTO tickets (` + ticketColumns + `, estimate_at_join_seconds)
-	SELECT t.id, $1, t.number, t.status, t.phone, t.near_turn_threshold, t.counter,
+	SELECT t.id, $1, NULLIF(t.number, 0), t.status, t.phone, t.near_turn_threshold, t.counter,
 		t.issued_at, t.called_at, t.checked_in_at, t.completed_at, t.deadline_at, t.updated_at,
 		t.service, t.label, t.priority, t.place, t.source, t.requeues, t.defers, t.moved,
 		t.estimate_at_join_seconds
@@ -131,14 +134,14 @@ const updateTicketsSQL = `UPDATE tickets AS t SET status = u.status, phone = u.p
 		near_turn_threshold = u.near_turn_threshold, counter = u.counter, called_at = u.called_at,
 		checked_in_at = u.checked_in_at, completed_at = u.completed_at, deadline_at = u.deadline_at,
 		updated_at = u.updated_at, service = u.service, label = u.label, priority = u.priority, place = u.place,
-		requeues = u.requeues, defers = u.defers, moved = u.moved
+		requeues = u.requeues, defers = u.defers, moved = u.moved, number = NULLIF(u.number, 0)
 	FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::text[],
 		$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
 		$12::text[], $13::text[], $14::text[], $15::timestamptz[],
-		$16::smallint[], $17::smallint[], $18::text[])
+		$16::smallint[], $17::smallint[], $18::text[], $19::bigint[])
 		AS u(id, status, phone, near_turn_threshold, counter,
 			called_at, checked_in_at, completed_at, deadline_at, updated_at,
-			service, label, priority, place, requeues, defers, moved)
+			service, label, priority, place, requeues, defers, moved, number)
 	WHERE t.id = u.id AND t.institution_id = $1`
 
 // Rows are inserted in ORDER BY ord, so the ids the sequence hands out rise
@@ -182,7 +185,9 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		b.Queue(updateInstitutionSQL, id, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls,
 			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt,
-			lines, counters, inst.PriorityRun, inst.Settings)
+			lines, counters, inst.PriorityRun, inst.Settings, inst.Day)
+	} else if ch.DayState != nil {
+		b.Queue(updateDayStateSQL, id, *ch.DayState)
 	}
 	if len(ch.Inserted) > 0 {
 		for i := range ch.Inserted {
@@ -210,7 +215,7 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		c := ticketColumnsOf(list)
 		b.Queue(updateTicketsSQL, id, c.ids, c.statuses, c.phones, c.thresholds, c.counters,
 			c.called, c.checkedIn, c.completed, c.deadlines, c.updated,
-			c.services, c.labels, c.priorities, c.places, c.requeues, c.defers, c.moved).Exec(func(ct pgconn.CommandTag) error {
+			c.services, c.labels, c.priorities, c.places, c.requeues, c.defers, c.moved, c.numbers).Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(list)) {
 				return Errorf(CodeInternal, "%d of %d updated tickets are not tickets of institution %d", int64(len(list))-n, len(list), id)
 			}
@@ -337,8 +342,8 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 
 const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, status, capacity,
 		now_serving, last_issued, waiting_count, recent_calls, call_interval_ns, last_call_at,
-		version, created_at, updated_at, services, counters, priority_run, settings)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		version, created_at, updated_at, services, counters, priority_run, settings, day_state)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 	RETURNING id`
 
 // CreateInstitution implements Store.
@@ -352,7 +357,7 @@ func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution,
 		lines, counters := lineColumns(&inst)
 		err := tx.QueryRow(ctx, insertInstitutionSQL, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls, int64(inst.CallInterval),
-			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings).Scan(&inst.ID)
+			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings, inst.Day).Scan(&inst.ID)
 		if err != nil {
 			return translate(err, what)
 		}
@@ -617,6 +622,12 @@ func (t *pgTx) Waiting(ctx context.Context, limit int) ([]Ticket, error) {
 	return collectTickets(rows, fmt.Sprintf("list waiting tickets of institution %d", t.inst.ID))
 }
 
+func (t *pgTx) Held(ctx context.Context) ([]Ticket, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT `+ticketColumns+` FROM tickets
+		WHERE institution_id = $1 AND status = 'held' ORDER BY issued_at, id`, t.inst.ID)
+	return collectTickets(rows, fmt.Sprintf("list held tickets of institution %d", t.inst.ID))
+}
+
 func (t *pgTx) Serving(ctx context.Context) ([]Ticket, error) {
 	rows, _ := t.tx.Query(ctx, `SELECT `+ticketColumns+` FROM tickets
 		WHERE institution_id = $1 AND status = 'serving' ORDER BY number`, t.inst.ID)
@@ -651,7 +662,7 @@ func (t *pgTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket
 // the unique index holds at most one row per phone anyway.
 const activePhonesSQL = `SELECT p.phone FROM unnest($2::text[]) AS p(phone),
 	LATERAL (SELECT 1 FROM tickets
-		WHERE institution_id = $1 AND phone = p.phone AND status IN ('waiting', 'notified', 'serving')
+		WHERE institution_id = $1 AND phone = p.phone AND status IN ('held', 'waiting', 'notified', 'serving')
 		LIMIT 1) AS t`
 
 func (t *pgTx) ActivePhones(ctx context.Context, phones []string) (map[string]bool, error) {
@@ -695,7 +706,7 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 	var lines []LineRecord
 	err := row.Scan(&inst.ID, &inst.Name, &kind, &inst.Address, &status, &inst.Capacity, &inst.NowServing,
 		&inst.LastIssued, &inst.WaitingCount, &inst.RecentCalls, &intervalNS, &inst.LastCallAt, &inst.Version,
-		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings)
+		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings, &inst.Day)
 	if err != nil {
 		return Institution{}, err
 	}
@@ -720,13 +731,17 @@ func scanTicket(row pgx.CollectableRow) (Ticket, error) {
 	var status string
 	var priority, moved *string
 	var requeues, defers int16
-	err := row.Scan(&t.ID, &t.InstitutionID, &t.Number, &status, &t.Phone, &t.NearTurnThreshold, &t.Counter,
+	var number *int64 // NULL while held
+	err := row.Scan(&t.ID, &t.InstitutionID, &number, &status, &t.Phone, &t.NearTurnThreshold, &t.Counter,
 		&t.IssuedAt, &t.CalledAt, &t.CheckedInAt, &t.CompletedAt, &t.Deadline, &t.UpdatedAt,
 		&t.Service, &t.Label, &priority, &t.Place, &t.Source, &requeues, &defers, &moved)
 	if err != nil {
 		return Ticket{}, err
 	}
 	t.Status = TicketStatus(status)
+	if number != nil {
+		t.Number = *number
+	}
 	t.Place = t.Place.UTC()
 	t.Requeues, t.Defers = int(requeues), int(defers)
 	if moved != nil {

@@ -12,6 +12,9 @@ type TicketStatus string
 
 // Ticket statuses.
 const (
+	// TicketHeld: joined in the pre-queue window, waiting for the draw at
+	// opening to get a number (day.go, draw.go).
+	TicketHeld      TicketStatus = "held"
 	TicketWaiting   TicketStatus = "waiting"
 	TicketNotified  TicketStatus = "notified"
 	TicketServing   TicketStatus = "serving"
@@ -20,7 +23,8 @@ const (
 	TicketCancelled TicketStatus = "cancelled"
 )
 
-// ParseTicketStatus checks s is a ticket status.
+// ParseTicketStatus checks s is a ticket status that the staff list can
+// filter on (held tickets have no number to page by: not listed).
 func ParseTicketStatus(s string) (TicketStatus, bool) {
 	switch st := TicketStatus(s); st {
 	case TicketWaiting, TicketNotified, TicketServing, TicketServed, TicketExpired, TicketCancelled:

@@ -83,6 +83,7 @@ func (s *Service) Cancel(ctx context.Context, id string, meta Meta) (Ticket, err
 		}
 		t.CompletedAt = &c.now
 		t.Deadline = nil
+		inst.unhold(t) // a held ticket leaves its draw (day_join.go)
 		c.move(t, TicketCancelled, AuditCancelled, NotifyCancelled, nil)
 		if wasWaiting {
 			o.Remove(t)

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := a.setupJobs(ctx, store); err != nil {
 		return nil, err
 	}
-	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log})
+	a.Queue = queue.NewService(store, queue.Config{GracePeriod: cfg.GracePeriod, Logger: log, DefaultTimezone: cfg.Day.DefaultTimezone})
 	a.Queue.OnEvent(newDomainMetrics(a.Registry))
 	if a.Embedded() {
 		if _, err := institutions.SeedDemo(ctx, a.Queue); err != nil {

@@ -47,6 +47,7 @@ type Config struct {
 	JoinLimiterTimeout time.Duration
 	Jobs               JobsConfig   // durable jobs, webhooks (jobs.go)
 	Notify             NotifyConfig // texts and web pushes (notify.go)
+	Day                DayConfig    // the office day: default time zone, day job (day.go)
 }
 
 // envVar describes one variable for the README and for errors.

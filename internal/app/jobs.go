@@ -61,6 +61,7 @@ func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
 	if err := a.setupNotify(ctx, reg); err != nil {
 		return err
 	}
+	a.registerDay(reg)
 	jc := jobs.Config{Workers: c.Workers, RescueAfter: c.RescueAfter, Logger: a.log}
 	var err error
 	if a.pool != nil {
