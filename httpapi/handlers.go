@@ -201,6 +201,8 @@ type institutionBody struct {
 	RejoinWindowSeconds optional[int] `json:"rejoin_window_seconds"`
 	RequeueAfter        optional[int] `json:"requeue_after"`
 	MaxRequeues         optional[int] `json:"max_requeues"`
+	// Alert thresholds: see queue.ThresholdsPatch (alert_thresholds.go).
+	alertThresholdsBody
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -231,6 +233,9 @@ func (b institutionBody) patch() (queue.Patch, error) {
 	if p.Settings.MaxRequeues, err = requireValue(b.MaxRequeues, "max_requeues"); err != nil {
 		return p, err
 	}
+	if p.Thresholds, err = b.alertThresholdsBody.patch(); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 
@@ -252,7 +257,7 @@ func (s *Server) createInstitution(c echo.Context) error {
 	if p.Kind == nil {
 		return invalid("kind is required (government, bank, utility, health or other)")
 	}
-	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun, Settings: p.Settings}
+	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun, Settings: p.Settings, Thresholds: p.Thresholds}
 	if p.Address != nil {
 		f.Address = *p.Address
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	// AllowedOrigins may make cross-origin requests (CORS), compared
 	// exactly; none when empty.
 	AllowedOrigins []string
+	// Alerts and Feedback serve the alert and feedback endpoints
+	// (alerts.go, feedback.go); not_found when nil.
+	Alerts   AlertService
+	Feedback FeedbackService
 }
 
 // Server is the HTTP API.
@@ -130,6 +134,10 @@ func (s *Server) routes() {
 	v1.POST("/tickets/:ticket_id/defer", s.deferTicket)
 	v1.POST("/tickets/:ticket_id/transfer", s.transfer, s.authn)
 	v1.GET("/institutions/:id/calls", s.calls)
+	v1.GET("/alerts", s.listAlerts, s.authn)
+	v1.POST("/alerts/:id/resolve", s.resolveAlert, s.authn)
+	v1.POST("/tickets/:ticket_id/feedback", s.giveFeedback)
+	v1.GET("/tickets/:ticket_id/feedback", s.getFeedback)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

@@ -200,8 +200,9 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 		Capacity: f.Capacity, Version: 1, UpdatedAt: now, CreatedAt: now, RecentCalls: []Call{},
 		Services: defaultLines(), Counters: []Counter{}, PriorityRun: *f.PriorityRun, Settings: DefaultSettings()}
 	f.Settings.apply(&inst.Settings, map[string]any{})
+	inst.Thresholds = f.Thresholds.withDefaults()
 	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun,
-		"settings": inst.Settings})
+		"settings": inst.Settings, "thresholds": inst.Thresholds})
 	inst, err := s.store.CreateInstitution(ctx, inst, s.audit(now, AuditCreated, nil, meta, data))
 	if err != nil {
 		return inst, err

@@ -61,7 +61,8 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 
 const instColumns = `id, name, kind, address, status, capacity, now_serving, last_issued,
 	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at,
-	services, counters, priority_run, settings`
+	services, counters, priority_run, settings,
+	stall_minutes, wait_sla_minutes, escalation_minutes`
 
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
 	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
@@ -107,7 +108,8 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, address = $4, status = $5,
 	capacity = $6, now_serving = $7, last_issued = $8, waiting_count = $9, recent_calls = $10,
 	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14,
-	services = $15, counters = $16, priority_run = $17, settings = $18
+	services = $15, counters = $16, priority_run = $17, settings = $18,
+	stall_minutes = $19, wait_sla_minutes = $20, escalation_minutes = $21
 	WHERE id = $1`
 
 // Tickets are written with unnest: one statement per kind of change,
@@ -180,7 +182,8 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		b.Queue(updateInstitutionSQL, id, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls,
 			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt,
-			lines, counters, inst.PriorityRun, inst.Settings)
+			lines, counters, inst.PriorityRun, inst.Settings,
+			inst.StallMinutes, inst.WaitSLAMinutes, inst.EscalationMinutes)
 	}
 	if len(ch.Inserted) > 0 {
 		for i := range ch.Inserted {
@@ -334,8 +337,9 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 
 const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, status, capacity,
 		now_serving, last_issued, waiting_count, recent_calls, call_interval_ns, last_call_at,
-		version, created_at, updated_at, services, counters, priority_run, settings)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		version, created_at, updated_at, services, counters, priority_run, settings,
+		stall_minutes, wait_sla_minutes, escalation_minutes)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 	RETURNING id`
 
 // CreateInstitution implements Store.
@@ -349,7 +353,8 @@ func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution,
 		lines, counters := lineColumns(&inst)
 		err := tx.QueryRow(ctx, insertInstitutionSQL, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls, int64(inst.CallInterval),
-			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings).Scan(&inst.ID)
+			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings,
+			inst.StallMinutes, inst.WaitSLAMinutes, inst.EscalationMinutes).Scan(&inst.ID)
 		if err != nil {
 			return translate(err, what)
 		}
@@ -692,7 +697,8 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 	var lines []LineRecord
 	err := row.Scan(&inst.ID, &inst.Name, &kind, &inst.Address, &status, &inst.Capacity, &inst.NowServing,
 		&inst.LastIssued, &inst.WaitingCount, &inst.RecentCalls, &intervalNS, &inst.LastCallAt, &inst.Version,
-		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings)
+		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings,
+		&inst.StallMinutes, &inst.WaitSLAMinutes, &inst.EscalationMinutes)
 	if err != nil {
 		return Institution{}, err
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	// answering Redis is waited for rather than stood in for.
 	JoinLimiterTimeout time.Duration
 	Jobs               JobsConfig // durable jobs, webhooks (jobs.go)
+
+	// Alerts tunes the alert evaluation (alerts.go).
+	Alerts AlertsConfig
 }
 
 // envVar describes one variable for the README and for errors.

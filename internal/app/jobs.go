@@ -58,6 +58,7 @@ func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
 	})
 	reg := jobs.NewRegistry()
 	a.Webhooks.RegisterWorker(reg)
+	a.registerAlerts(reg, store)
 	jc := jobs.Config{Workers: c.Workers, RescueAfter: c.RescueAfter, Logger: a.log}
 	var err error
 	if a.pool != nil {
