@@ -3,6 +3,7 @@
 // closed tab comes back to it.
 
 import { api, ApiError, errorText, newKey } from './api.js';
+import { offerFeedback } from './feedback.js';
 import { offerPush } from './push.js'; // the ticket's notify-me button, wired at the integration
 import { Live, newerTicket } from './live.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
@@ -424,6 +425,7 @@ function render(t) {
     buzz([200]);
   }
 
+  offerFeedback($('t-feedback'), t);
   document.title = titleFor(t);
   // A finished number changes no more: let its stream go.
   if (!active) stopLive();
