@@ -85,3 +85,12 @@ func PgxTx(tx Tx) (pgx.Tx, bool) {
 // withDefaults returns the thresholds of a new institution: the defaults,
 // with the patch applied.
 func (p ThresholdsPatch) withDefaults() alerts.Thresholds { return p.with(alerts.DefaultThresholds()) }
+
+// defaultThresholds gives an institution created with no thresholds at all
+// (a caller of the Store itself, as tests are) the defaults, as the
+// columns' DEFAULT would.
+func defaultThresholds(inst *Institution) {
+	if inst.StallMinutes == 0 && inst.WaitSLAMinutes == 0 && inst.EscalationMinutes == nil {
+		inst.Thresholds = alerts.DefaultThresholds()
+	}
+}

@@ -345,6 +345,7 @@ const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, sta
 // CreateInstitution implements Store.
 func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution, ev AuditEvent) (Institution, error) {
 	const what = "create institution"
+	defaultThresholds(&inst)
 	err := s.inTx(ctx, what, func(tx pgx.Tx) error {
 		calls := inst.RecentCalls
 		if calls == nil {
