@@ -105,7 +105,7 @@ func condition(k Kind, now time.Time, th Thresholds, obs Observation, staffResol
 		return false, d
 	}
 	clock := latest(d.Since, staffResolvedAt)
-	return now.Sub(clock) >= time.Duration(d.ThresholdMinutes)*time.Minute, d
+	return now.Sub(clock) >= time.Duration(d.ThresholdMinutes)*th.unit(), d
 }
 
 func latest(ts ...time.Time) time.Time {

@@ -193,3 +193,29 @@ func TestEvaluateRealClock(t *testing.T) {
 		t.Fatalf("Evaluate now, 9 minutes of waiting = %v, want nothing", briefs(got))
 	}
 }
+
+// TestEvaluateUnit: a Thresholds.Unit of a second makes each threshold
+// "minute" a second (the real-clock test's seam), and nothing else changes.
+func TestEvaluateUnit(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	th := Thresholds{StallMinutes: 2, WaitSLAMinutes: 100, EscalationMinutes: []int{3, 4, 5}, Unit: time.Second}
+	obs := Observation{InstitutionID: 1, Open: true, Waiting: 1, OldestWaitingAt: t0, OpenSince: t0}
+	if ts := Evaluate(t0.Add(1900*time.Millisecond), th, obs, State{}); len(ts) != 0 {
+		t.Fatalf("raised before 2 units: %v", ts)
+	}
+	ts := Evaluate(t0.Add(2*time.Second), th, obs, State{})
+	if len(ts) != 1 || ts[0].Action != ActionRaise || ts[0].Alert.Kind != KindQueueStalled {
+		t.Fatalf("at 2 units: %v", ts)
+	}
+	open := ts[0].Alert
+	st := State{Open: []Alert{open}}
+	ts = Evaluate(t0.Add(2*time.Second+4*time.Second), th, obs, st)
+	if len(ts) != 2 || ts[0].Alert.Level != LevelP2 || ts[1].Alert.Level != LevelP1 {
+		t.Fatalf("4 units after the raise: %v, want p2 then p1", ts)
+	}
+	th.Unit = 0
+	if ts := Evaluate(t0.Add(time.Minute), th, obs, State{}); len(ts) != 0 {
+		t.Fatalf("a zero Unit is not a minute: %v", ts)
+	}
+}

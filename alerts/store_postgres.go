@@ -243,28 +243,35 @@ func (s *PostgresStore) List(ctx context.Context, f Filter) ([]Alert, error) {
 func (s *PostgresStore) Resolve(ctx context.Context, id int64, now time.Time, actor string) (Transition, error) {
 	var t Transition
 	err := s.inTx(ctx, fmt.Sprintf("resolve alert %d", id), func(tx pgx.Tx) error {
-		a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1 FOR UPDATE`, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(id)
-		}
-		if err != nil {
-			return fmt.Errorf("resolve alert %d: %w", id, err)
-		}
-		t, err = ResolveByStaff(a, now, actor)
-		if err != nil {
-			return err
-		}
-		done, err := ApplyTx(ctx, tx, []Transition{t})
-		if err != nil {
-			return err
-		}
-		if len(done) != 1 {
-			return fmt.Errorf("resolve alert %d: the locked open alert did not resolve", id)
-		}
-		t = done[0]
-		return nil
+		var err error
+		t, err = ResolveTx(ctx, tx, id, now, actor)
+		return err
 	})
 	return t, err
+}
+
+// ResolveTx is Resolve inside the caller's transaction, so that the
+// alert.resolved webhook commits with the resolve.
+func ResolveTx(ctx context.Context, tx pgx.Tx, id int64, now time.Time, actor string) (Transition, error) {
+	a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Transition{}, notFound(id)
+	}
+	if err != nil {
+		return Transition{}, fmt.Errorf("resolve alert %d: %w", id, err)
+	}
+	t, err := ResolveByStaff(a, now, actor)
+	if err != nil {
+		return Transition{}, err
+	}
+	done, err := ApplyTx(ctx, tx, []Transition{t})
+	if err != nil {
+		return Transition{}, err
+	}
+	if len(done) != 1 {
+		return Transition{}, fmt.Errorf("resolve alert %d: the locked open alert did not resolve", id)
+	}
+	return done[0], nil
 }
 
 // CountOpen implements Store.

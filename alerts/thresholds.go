@@ -26,6 +26,18 @@ type Thresholds struct {
 	StallMinutes      int   `json:"stall_minutes"`
 	WaitSLAMinutes    int   `json:"wait_sla_minutes"`
 	EscalationMinutes []int `json:"escalation_minutes"`
+	// Unit is how long one of these "minutes" lasts: zero means a minute.
+	// Only a real-clock test sets it (to a second, say), so that a whole
+	// lifecycle runs in seconds through the same Evaluate.
+	Unit time.Duration `json:"-"`
+}
+
+// unit is the length of one threshold minute.
+func (t Thresholds) unit() time.Duration {
+	if t.Unit <= 0 {
+		return time.Minute
+	}
+	return t.Unit
 }
 
 // DefaultThresholds returns the defaults of the contract.
@@ -86,7 +98,7 @@ func (t Thresholds) threshold(k Kind) int {
 func (t Thresholds) dueLevel(d time.Duration) Level {
 	level := LevelInitiated
 	for i, m := range t.EscalationMinutes {
-		if i+1 < len(Levels) && d >= time.Duration(m)*time.Minute {
+		if i+1 < len(Levels) && d >= time.Duration(m)*t.unit() {
 			level = Levels[i+1]
 		}
 	}

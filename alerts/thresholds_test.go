@@ -16,8 +16,8 @@ func TestThresholdsValidate(t *testing.T) {
 		field string // "" when valid
 	}{
 		{"defaults", DefaultThresholds(), ""},
-		{"smallest", Thresholds{1, 1, []int{1, 2, 3}}, ""},
-		{"largest", Thresholds{1440, 1440, []int{10078, 10079, 10080}}, ""},
+		{"smallest", Thresholds{StallMinutes: 1, WaitSLAMinutes: 1, EscalationMinutes: []int{1, 2, 3}}, ""},
+		{"largest", Thresholds{StallMinutes: 1440, WaitSLAMinutes: 1440, EscalationMinutes: []int{10078, 10079, 10080}}, ""},
 		{"stall 0", ok(func(th *Thresholds) { th.StallMinutes = 0 }), "stall_minutes"},
 		{"stall 1441", ok(func(th *Thresholds) { th.StallMinutes = 1441 }), "stall_minutes"},
 		{"stall negative", ok(func(th *Thresholds) { th.StallMinutes = -5 }), "stall_minutes"},

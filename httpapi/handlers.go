@@ -228,6 +228,8 @@ type institutionBody struct {
 	MaxRequeues         optional[int] `json:"max_requeues"`
 	// The office day: see day.go.
 	dayBody
+	// Alert thresholds: see queue.ThresholdsPatch (alert_thresholds.go).
+	alertThresholdsBody
 }
 
 func (b institutionBody) patch() (queue.Patch, error) {
@@ -261,6 +263,9 @@ func (b institutionBody) patch() (queue.Patch, error) {
 	if p.Settings.Day, err = b.dayBody.patch(); err != nil {
 		return p, err
 	}
+	if p.Thresholds, err = b.alertThresholdsBody.patch(); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 
@@ -282,7 +287,7 @@ func (s *Server) createInstitution(c echo.Context) error {
 	if p.Kind == nil {
 		return invalid("kind is required (government, bank, utility, health or other)")
 	}
-	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun, Settings: p.Settings}
+	f := queue.Fields{Name: *p.Name, Kind: *p.Kind, Capacity: p.Capacity, PriorityRun: p.PriorityRun, Settings: p.Settings, Thresholds: p.Thresholds}
 	if p.Address != nil {
 		f.Address = *p.Address
 	}

@@ -45,6 +45,10 @@ type Config struct {
 	AllowedOrigins []string
 	// Stats answers stats and tickets.csv (package stats); 503 when nil.
 	Stats stats.Source
+	// Alerts and Feedback serve the alert and feedback endpoints
+	// (alerts.go, feedback.go); not_found when nil.
+	Alerts   AlertService
+	Feedback FeedbackService
 }
 
 // Server is the HTTP API.
@@ -139,6 +143,10 @@ func (s *Server) routes() {
 	v1.GET("/institutions/:id/stats", s.stats, s.authn)
 	v1.GET("/institutions/:id/tickets.csv", s.ticketsCSV, s.authn)
 	v1.GET("/institutions/:id/draws/:date", s.draws)
+	v1.GET("/alerts", s.listAlerts, s.authn)
+	v1.POST("/alerts/:id/resolve", s.resolveAlert, s.authn)
+	v1.POST("/tickets/:ticket_id/feedback", s.giveFeedback)
+	v1.GET("/tickets/:ticket_id/feedback", s.getFeedback)
 	e.GET("/t/:ticket_id", s.slip)
 
 	v1.POST("/tokens", s.createToken, s.authn)

@@ -16,6 +16,7 @@ func (s *Server) MountWebhooks(svc *webhooks.Service) {
 	v1 := s.e.Group("/api/v1")
 	v1.POST("/webhooks", h.create, s.authn)
 	v1.GET("/webhooks/:id", h.get, s.authn)
+	v1.PATCH("/webhooks/:id", h.update, s.authn)
 	v1.GET("/webhooks/:id/deliveries", h.deliveries, s.authn)
 	v1.POST("/webhooks/:id/deliveries/:delivery_id/retry", h.retry, s.authn)
 }
@@ -28,6 +29,7 @@ type webhookBody struct {
 	URL            string   `json:"url"`
 	Events         []string `json:"events"`
 	InstitutionIDs []int64  `json:"institution_ids"`
+	Levels         []string `json:"levels"` // alert levels; empty: every level
 }
 
 func (h *hooks) create(c echo.Context) error {
@@ -38,7 +40,7 @@ func (h *hooks) create(c echo.Context) error {
 	if err := decodeBody(c, &b); err != nil {
 		return err
 	}
-	w, err := h.svc.Create(c.Request().Context(), webhooks.Spec{URL: b.URL, Events: b.Events, InstitutionIDs: b.InstitutionIDs})
+	w, err := h.svc.Create(c.Request().Context(), webhooks.Spec{URL: b.URL, Events: b.Events, InstitutionIDs: b.InstitutionIDs, Levels: b.Levels})
 	if err != nil {
 		return err
 	}

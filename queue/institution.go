@@ -2,6 +2,8 @@ package queue
 
 import (
 	"strings"
+
+	"github.com/queueless/queueless/alerts"
 	"time"
 	"unicode/utf8"
 )
@@ -47,7 +49,9 @@ type Institution struct {
 	// fields are fields of the Institution object.
 	Settings
 	// Day is what the day job keeps (day.go); never shown.
-	Day       DayState  `json:"-"`
+	Day DayState `json:"-"`
+	// Thresholds are the alert thresholds (alert_thresholds.go).
+	alerts.Thresholds
 	Version   int64     `json:"version"`
 	UpdatedAt time.Time `json:"updated_at"`
 
@@ -104,6 +108,8 @@ type Fields struct {
 	PriorityRun *int
 	// Settings set the office-day settings; nil fields take the defaults.
 	Settings SettingsPatch
+	// Thresholds set the alert thresholds; nil fields take the defaults.
+	Thresholds ThresholdsPatch
 }
 
 // Patch is a change of some writable fields; a nil field is left alone.
@@ -117,11 +123,12 @@ type Patch struct {
 	Capacity    *int64
 	PriorityRun *int
 	Settings    SettingsPatch
+	Thresholds  ThresholdsPatch
 }
 
 // OnlyStatus reports whether the patch touches nothing but the status.
 func (p Patch) OnlyStatus() bool {
-	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity && p.PriorityRun == nil && p.Settings.empty()
+	return p.Name == nil && p.Kind == nil && p.Address == nil && !p.SetCapacity && p.PriorityRun == nil && p.Settings.empty() && p.Thresholds.empty()
 }
 
 // Validate checks the fields of a new institution.
@@ -133,7 +140,7 @@ func (f *Fields) Validate() error {
 		run := DefaultPriorityRun
 		f.PriorityRun = &run
 	}
-	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity, PriorityRun: f.PriorityRun, Settings: f.Settings}
+	p := Patch{Name: &f.Name, Kind: &f.Kind, Address: &f.Address, Status: &f.Status, SetCapacity: true, Capacity: f.Capacity, PriorityRun: f.PriorityRun, Settings: f.Settings, Thresholds: f.Thresholds}
 	return p.Validate()
 }
 
@@ -166,6 +173,9 @@ func (p Patch) Validate() error {
 	}
 	if p.PriorityRun != nil && (*p.PriorityRun < 0 || *p.PriorityRun > MaxPriorityRun) {
 		return Errorf(CodeInvalid, "priority_run must be an integer from 0 to %d (0: no priority lane)", MaxPriorityRun)
+	}
+	if err := p.Thresholds.Validate(); err != nil {
+		return err
 	}
 	return p.Settings.Validate()
 }
@@ -211,6 +221,7 @@ func (p Patch) apply(inst *Institution) (changed map[string]any) {
 		inst.PriorityRun = *p.PriorityRun
 	}
 	p.Settings.apply(&inst.Settings, changed)
+	p.Thresholds.apply(&inst.Thresholds, changed)
 	return changed
 }
 

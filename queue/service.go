@@ -209,8 +209,9 @@ func (s *Service) CreateInstitution(ctx context.Context, f Fields, meta Meta) (I
 	if statusSet {
 		inst.Day.Override = &now // the status given holds until the first boundary
 	}
+	inst.Thresholds = f.Thresholds.withDefaults()
 	data, _ := json.Marshal(map[string]any{"name": f.Name, "kind": f.Kind, "address": f.Address, "status": f.Status, "capacity": f.Capacity, "priority_run": f.PriorityRun,
-		"settings": inst.Settings})
+		"settings": inst.Settings, "thresholds": inst.Thresholds})
 	inst, err := s.store.CreateInstitution(ctx, inst, s.audit(now, AuditCreated, nil, meta, data))
 	if err != nil {
 		return inst, err

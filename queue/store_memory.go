@@ -48,6 +48,7 @@ func cloneInst(i *Institution) Institution {
 	c.RecentCalls = slices.Clone(i.RecentCalls)
 	c.Services = slices.Clone(i.Services)
 	c.Counters = slices.Clone(i.Counters)
+	c.EscalationMinutes = slices.Clone(i.EscalationMinutes)
 	for k := range c.Counters {
 		c.Counters[k].Services = slices.Clone(c.Counters[k].Services)
 	}

@@ -61,7 +61,8 @@ func (s *PostgresStore) inTx(ctx context.Context, what string, fn func(tx pgx.Tx
 
 const instColumns = `id, name, kind, address, status, capacity, now_serving, last_issued,
 	waiting_count, recent_calls, call_interval_ns, last_call_at, version, created_at, updated_at,
-	services, counters, priority_run, settings, day_state`
+	services, counters, priority_run, settings, day_state,
+	stall_minutes, wait_sla_minutes, escalation_minutes`
 
 const ticketColumns = `id, institution_id, number, status, phone, near_turn_threshold, counter,
 	issued_at, called_at, checked_in_at, completed_at, deadline_at, updated_at,
@@ -107,7 +108,8 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 const updateInstitutionSQL = `UPDATE institutions SET name = $2, kind = $3, address = $4, status = $5,
 	capacity = $6, now_serving = $7, last_issued = $8, waiting_count = $9, recent_calls = $10,
 	call_interval_ns = $11, last_call_at = $12, version = $13, updated_at = $14,
-	services = $15, counters = $16, priority_run = $17, settings = $18, day_state = $19
+	services = $15, counters = $16, priority_run = $17, settings = $18, day_state = $19,
+	stall_minutes = $20, wait_sla_minutes = $21, escalation_minutes = $22
 	WHERE id = $1`
 
 // updateDayStateSQL writes the day job's state alone: no new version.
@@ -185,7 +187,8 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 		b.Queue(updateInstitutionSQL, id, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls,
 			int64(inst.CallInterval), inst.LastCallAt, inst.Version, inst.UpdatedAt,
-			lines, counters, inst.PriorityRun, inst.Settings, inst.Day)
+			lines, counters, inst.PriorityRun, inst.Settings, inst.Day,
+			inst.StallMinutes, inst.WaitSLAMinutes, inst.EscalationMinutes)
 	} else if ch.DayState != nil {
 		b.Queue(updateDayStateSQL, id, *ch.DayState)
 	}
@@ -342,13 +345,15 @@ func ticketColumnsOf(ts []Ticket) ticketArrays {
 
 const insertInstitutionSQL = `INSERT INTO institutions (name, kind, address, status, capacity,
 		now_serving, last_issued, waiting_count, recent_calls, call_interval_ns, last_call_at,
-		version, created_at, updated_at, services, counters, priority_run, settings, day_state)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		version, created_at, updated_at, services, counters, priority_run, settings, day_state,
+		stall_minutes, wait_sla_minutes, escalation_minutes)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 	RETURNING id`
 
 // CreateInstitution implements Store.
 func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution, ev AuditEvent) (Institution, error) {
 	const what = "create institution"
+	defaultThresholds(&inst)
 	err := s.inTx(ctx, what, func(tx pgx.Tx) error {
 		calls := inst.RecentCalls
 		if calls == nil {
@@ -357,7 +362,8 @@ func (s *PostgresStore) CreateInstitution(ctx context.Context, inst Institution,
 		lines, counters := lineColumns(&inst)
 		err := tx.QueryRow(ctx, insertInstitutionSQL, inst.Name, string(inst.Kind), inst.Address, string(inst.Status),
 			inst.Capacity, inst.NowServing, inst.LastIssued, inst.WaitingCount, calls, int64(inst.CallInterval),
-			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings, inst.Day).Scan(&inst.ID)
+			inst.LastCallAt, inst.Version, inst.CreatedAt, inst.UpdatedAt, lines, counters, inst.PriorityRun, inst.Settings, inst.Day,
+			inst.StallMinutes, inst.WaitSLAMinutes, inst.EscalationMinutes).Scan(&inst.ID)
 		if err != nil {
 			return translate(err, what)
 		}
@@ -706,7 +712,8 @@ func scanInstitution(row pgx.Row) (Institution, error) {
 	var lines []LineRecord
 	err := row.Scan(&inst.ID, &inst.Name, &kind, &inst.Address, &status, &inst.Capacity, &inst.NowServing,
 		&inst.LastIssued, &inst.WaitingCount, &inst.RecentCalls, &intervalNS, &inst.LastCallAt, &inst.Version,
-		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings, &inst.Day)
+		&inst.CreatedAt, &inst.UpdatedAt, &lines, &inst.Counters, &inst.PriorityRun, &inst.Settings, &inst.Day,
+		&inst.StallMinutes, &inst.WaitSLAMinutes, &inst.EscalationMinutes)
 	if err != nil {
 		return Institution{}, err
 	}

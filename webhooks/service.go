@@ -84,7 +84,7 @@ func (s *Service) Create(ctx context.Context, spec Spec) (Webhook, error) {
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	w := Webhook{URL: spec.URL, Events: spec.Events, InstitutionIDs: spec.InstitutionIDs,
+	w := Webhook{URL: spec.URL, Events: spec.Events, InstitutionIDs: spec.InstitutionIDs, Levels: spec.Levels,
 		Secret: hex.EncodeToString(b[:]), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	return s.store.CreateWebhook(ctx, w)
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/queueless/queueless/alerts"
 )
 
 // Store keeps webhooks and deliveries: in PostgreSQL beside the queue, or
@@ -27,6 +29,11 @@ type Store interface {
 	// insert writes the deliveries of the candidates that webhooks want
 	// (PostgreSQL: in tx) and returns their ids.
 	insert(ctx context.Context, tx pgx.Tx, cands []candidate) ([]string, error)
+	// insertAlerts writes the deliveries of applied alert transitions to
+	// the webhooks that hear of them (alerts.go); PostgreSQL: in tx.
+	insertAlerts(ctx context.Context, tx pgx.Tx, ts []alerts.Transition) ([]string, error)
+	// UpdateWebhook replaces a webhook's events, institutions and levels.
+	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
 	// forget removes deliveries whose jobs could not be enqueued (memory;
 	// PostgreSQL's transaction rolls them back).
 	forget(ids []string)

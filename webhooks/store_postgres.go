@@ -22,11 +22,11 @@ var _ Store = (*PostgresStore)(nil)
 // NewPostgresStore returns a store over pool.
 func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
 
-const webhookColumns = `id, url, events, institution_ids, secret, created_at`
+const webhookColumns = `id, url, events, institution_ids, secret, created_at, levels`
 
 func scanWebhook(row pgx.Row) (Webhook, error) {
 	var w Webhook
-	err := row.Scan(&w.ID, &w.URL, &w.Events, &w.InstitutionIDs, &w.Secret, &w.CreatedAt)
+	err := row.Scan(&w.ID, &w.URL, &w.Events, &w.InstitutionIDs, &w.Secret, &w.CreatedAt, &w.Levels)
 	return w, err
 }
 
@@ -38,8 +38,8 @@ func unavailable(what string, err error) error {
 
 // CreateWebhook implements Store.
 func (s *PostgresStore) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
-	err := s.pool.QueryRow(ctx, `INSERT INTO webhooks (url, events, institution_ids, secret, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`, w.URL, w.Events, w.InstitutionIDs, w.Secret, w.CreatedAt).Scan(&w.ID)
+	err := s.pool.QueryRow(ctx, `INSERT INTO webhooks (url, events, institution_ids, secret, created_at, levels)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, w.URL, w.Events, w.InstitutionIDs, w.Secret, w.CreatedAt, w.Levels).Scan(&w.ID)
 	if err != nil {
 		return Webhook{}, unavailable("create webhook", err)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/queueless/queueless/queue"
 )
 
-// Events a webhook may ask for (API.md). The alert events are accepted now
-// and sent once alerts exist.
+// Events a webhook may ask for (API.md). The alert events are sent by the
+// alert evaluation (alerts.go), to the webhooks that asked for the level.
 var Events = []string{
 	"ticket.created", "ticket.notified", "ticket.called", "ticket.served",
 	"ticket.expired", "ticket.cancelled", "institution.updated",
@@ -43,12 +43,14 @@ func eventOf(auditKind string) string {
 
 // Webhook is a receiver of events.
 type Webhook struct {
-	ID             int64     `json:"id"`
-	URL            string    `json:"url"`
-	Events         []string  `json:"events"`
-	InstitutionIDs []int64   `json:"institution_ids"` // empty: every institution
-	Secret         string    `json:"secret,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             int64    `json:"id"`
+	URL            string   `json:"url"`
+	Events         []string `json:"events"`
+	InstitutionIDs []int64  `json:"institution_ids"` // empty: every institution
+	// Levels are the alert levels it hears of (alerts.go); empty: every level.
+	Levels    []string  `json:"levels"`
+	Secret    string    `json:"secret,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // wants reports whether w receives event about institution inst.
@@ -62,6 +64,7 @@ type Spec struct {
 	URL            string
 	Events         []string
 	InstitutionIDs []int64
+	Levels         []string
 }
 
 // Validate checks s, naming the field at fault.
@@ -91,7 +94,7 @@ func (s *Spec) Validate() error {
 	if s.InstitutionIDs == nil {
 		s.InstitutionIDs = []int64{}
 	}
-	return nil
+	return s.validateLevels()
 }
 
 // Delivery statuses.

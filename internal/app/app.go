@@ -17,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/queueless/queueless/alerting"
 	"github.com/queueless/queueless/alerts"
 	"github.com/queueless/queueless/auth"
+	"github.com/queueless/queueless/feedbackstore"
 	"github.com/queueless/queueless/httpapi"
 	"github.com/queueless/queueless/hub"
 	"github.com/queueless/queueless/institutions"
@@ -47,6 +49,12 @@ type App struct {
 	redis    redis.UniversalClient // a *redis.Client or, with REDIS_CLUSTER_URL, a *redis.ClusterClient
 	hub      *hub.Hub
 	draining atomic.Bool // /readyz fails from the first step of shutdown
+
+	// AlertEvaluator evaluates alerts (a River periodic job) and resolves
+	// them; Feedback keeps citizens' feedback (alerts.go).
+	AlertEvaluator *alerting.Evaluator
+	Feedback       *feedbackstore.Service
+
 	// drainers finish background work at shutdown, after the last HTTP
 	// request and before the pools close (Serve's step 3): the place for
 	// durable job workers to stop taking jobs and finish the running ones
@@ -126,7 +134,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Queue: a.Queue, Auth: a.Auth, Logger: log, Checks: checks, Registry: a.Registry,
 		RequestTimeout: cfg.RequestTimeout, IPExtractor: ipx,
 		JoinMiddleware: a.joinMiddleware(), AllowedOrigins: cfg.AllowedOrigins,
-		Stats: a.statsSource(store),
+		Stats:  a.statsSource(store),
+		Alerts: a.AlertEvaluator, Feedback: a.Feedback,
 	})
 	if err := web.Register(a.HTTP.Echo()); err != nil {
 		return nil, err

@@ -48,6 +48,9 @@ type Config struct {
 	Jobs               JobsConfig   // durable jobs, webhooks (jobs.go)
 	Notify             NotifyConfig // texts and web pushes (notify.go)
 	Day                DayConfig    // the office day: default time zone, day job (day.go)
+
+	// Alerts tunes the alert evaluation (alerts.go).
+	Alerts AlertsConfig
 }
 
 // envVar describes one variable for the README and for errors.

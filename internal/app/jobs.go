@@ -62,6 +62,7 @@ func (a *App) setupJobs(ctx context.Context, store queue.Store) error {
 		return err
 	}
 	a.registerDay(reg)
+	a.registerAlerts(reg, store)
 	jc := jobs.Config{Workers: c.Workers, RescueAfter: c.RescueAfter, Logger: a.log}
 	var err error
 	if a.pool != nil {

@@ -6,15 +6,17 @@ import (
 )
 
 // statsSource is where stats and tickets.csv read: SQL on PostgreSQL, the
-// memory store's tickets in embedded mode. The embedded mode's feedback
-// store (issue 14's feedback endpoint) is wired in as stats'
-// FeedbackLister when it exists; until then satisfaction counts none there.
+// memory store's tickets and the feedback store in embedded mode.
 func (a *App) statsSource(store queue.Store) stats.Source {
 	if a.pool != nil {
 		return stats.NewPostgres(a.pool)
 	}
 	if m, ok := store.(*queue.MemoryStore); ok {
-		return stats.NewMemory(m, nil)
+		var fb stats.FeedbackLister
+		if a.Feedback != nil {
+			fb = a.Feedback
+		}
+		return stats.NewMemory(m, fb)
 	}
 	return nil
 }

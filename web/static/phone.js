@@ -4,6 +4,7 @@
 
 import { api, ApiError, errorText, newKey } from './api.js';
 import { attachNotify } from './notify.js'; // texts and push opt-in of the ticket view
+import { offerFeedback } from './feedback.js';
 import { Live, newerTicket } from './live.js';
 import { OfficeDay } from './phone-day.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
@@ -436,6 +437,7 @@ function render(t) {
     buzz([200]);
   }
 
+  offerFeedback($('t-feedback'), t);
   document.title = titleFor(t);
   day.show(t, office);
   // A finished number changes no more: let its stream go.

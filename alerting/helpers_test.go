@@ -1,0 +1,5 @@
+package alerting_test
+
+import "github.com/queueless/queueless/alerts"
+
+func alertsFilterAll() alerts.Filter { return alerts.Filter{Limit: 500} }
