@@ -41,38 +41,46 @@ func TestEstimateAtJoin(t *testing.T) {
 				}
 				return r.Ticket
 			}
+			counter := "1"
 			advance := func() {
 				t.Helper()
-				if _, err := svc.Advance(ctx, inst.ID, queue.AdvanceRequest{Count: 1}, queue.Meta{Actor: "token:1"}); err != nil {
+				if _, err := svc.Advance(ctx, inst.ID, queue.AdvanceRequest{Count: 1, Counter: &counter}, queue.Meta{Actor: "token:1"}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			first := join() // no pace yet: no estimate
-			join()
-			join()
-			advance() // calls #1
-			now = now.Add(2 * time.Minute)
-			advance() // calls #2: a pace of 120 s between calls
-			late := join()
+			for range 5 {
+				join()
+			}
+			// Three calls of the day, one counter calling every 120 s: the
+			// service has a pace (API.md v1.1 "Estimates").
+			for i := range 3 {
+				if i > 0 {
+					now = now.Add(2 * time.Minute)
+				}
+				advance() // calls #1, #2, #3
+			}
+			late := join() // #7, with #4, #5 and #6 ahead
 			if first.EstimatedWaitSeconds != nil || late.EstimatedWaitSeconds == nil {
 				t.Fatalf("estimates shown: first %v, late %v; want none, then one", first.EstimatedWaitSeconds, late.EstimatedWaitSeconds)
 			}
-			shown := *late.EstimatedWaitSeconds // two ahead (#3 and itself): 2 * 120 s = 240
-			if shown != 240 {
-				t.Fatalf("estimate shown %d, want 240", shown)
+			shown := *late.EstimatedWaitSeconds
+			for range 4 { // #4, #5, #6, then the late ticket: it waited 400 s
+				now = now.Add(100 * time.Second)
+				advance()
 			}
-			now = now.Add(100 * time.Second)
-			advance() // #3
-			now = now.Add(200 * time.Second)
-			advance() // #4, the late ticket: waited 300 s
 			got, err := src.Stats(ctx, inst.ID, Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)}, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Called: #1 #2 #3 without estimate (joined before any pace),
-			// #4 with 240 against a 300 s wait.
-			if got.EstimateError.Count != 1 || got.EstimateError.MedianAbsoluteSeconds == nil || *got.EstimateError.MedianAbsoluteSeconds != 60 {
-				t.Fatalf("estimate error %+v, want 1 ticket, 60 s", got.EstimateError)
+			// Only the late ticket was shown an estimate (the others joined
+			// before any pace): the error is |shown - 400 s|.
+			want := shown - 400
+			if want < 0 {
+				want = -want
+			}
+			if got.EstimateError.Count != 1 || got.EstimateError.MedianAbsoluteSeconds == nil || int64(*got.EstimateError.MedianAbsoluteSeconds) != want {
+				t.Fatalf("estimate error %+v, want 1 ticket, %d s (shown %d, waited 400)", got.EstimateError, want, shown)
 			}
 			var kept *int64
 			_ = src.Tickets(ctx, inst.ID, Period{From: now.Add(-time.Hour), To: now.Add(time.Hour)}, func(tk queue.Ticket) error {
