@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -12,6 +13,7 @@ import (
 //
 //	GET /                 phone page
 //	GET /staff            staff console
+//	GET /staff/insights   the insights page (stats, charts, alerts)
 //	GET /board/{id}       hall display board
 //	GET /calls/{id}       the fairness log of the day, for citizens
 //	GET /static/{version}/{file}
@@ -27,7 +29,7 @@ func Register(e *echo.Echo) error {
 	get := []string{http.MethodGet, http.MethodHead}
 	for route, page := range pageRoutes {
 		e.Match(get, route, func(c echo.Context) error {
-			if id := c.Param("id"); route != "/" && route != "/staff" && !positiveInt(id) {
+			if strings.Contains(route, ":id") && !positiveInt(c.Param("id")) {
 				return echo.ErrNotFound
 			}
 			if !h.ServePage(c.Response(), c.Request(), page) {
