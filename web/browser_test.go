@@ -38,14 +38,7 @@ const browserAdminToken = "browser-test-admin-token-0123456789"
 const browserTestTimeout = 8 * time.Minute
 
 func TestBrowser(t *testing.T) {
-	chromium := findChromium(t)
-	node := requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
-	requireNode20(t, node)
-	e2e, err := filepath.Abs("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ensureNodeModules(t, e2e)
+	kit := newBrowserKit(t)
 
 	dbURL, redisURL, redisPrefix := testenv.NewSchema(t), testenv.RedisURL(t), testenv.RedisPrefix(t)
 	bin := testenv.ServerBinary(t, testenv.Race)
@@ -82,7 +75,7 @@ func TestBrowser(t *testing.T) {
 
 	// Pictures of the pages when a test fails; kept after the run (and out
 	// of git) for a look at what the browser showed.
-	artifacts := filepath.Join(e2e, "artifacts")
+	artifacts := filepath.Join(kit.e2e, "artifacts")
 	if err := os.RemoveAll(artifacts); err != nil {
 		t.Fatal(err)
 	}
@@ -90,24 +83,60 @@ func TestBrowser(t *testing.T) {
 		"QL_BASE_URL="+servers["main"].URL(),
 		"QL_CONTROL_URL="+control.URL,
 		"QL_ADMIN_TOKEN="+browserAdminToken,
-		"QL_CHROMIUM="+chromium,
+		"QL_CHROMIUM="+kit.chromium,
 		"QL_ARTIFACTS="+artifacts,
 	)
-	if *updateScreenshots {
+	if shots := screenshotsEnv(t); shots != nil {
 		// First, on the fresh database, before the tests add their offices.
-		out, err := filepath.Abs(filepath.Join("..", "docs", "screenshots"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		runNode(t, node, e2e, append(runEnv, "QL_SCREENSHOTS="+out), "screenshots.mjs")
+		runNode(t, kit.node, kit.e2e, append(runEnv, shots...), "screenshots.mjs")
 	}
 
 	start := time.Now()
-	runNode(t, node, e2e, runEnv, "--test", "--test-reporter=spec", "--test-concurrency=1", "pages.test.mjs", "office-day.test.mjs")
+	kit.test(t, runEnv, "pages.test.mjs", "office-day.test.mjs")
 	t.Logf("browser tests took %s", time.Since(start).Round(time.Millisecond))
 	if t.Failed() {
 		t.Logf("screenshots of the failure, if any: %s", artifacts)
 	}
+}
+
+// browserKit is what every browser test needs before it starts a server:
+// Debian's Chromium, Node.js 20 or later and web/e2e's node modules.
+type browserKit struct{ chromium, node, e2e string }
+
+// newBrowserKit finds them (installing the node modules when missing), or
+// ends the test as findChromium says.
+func newBrowserKit(t *testing.T) browserKit {
+	t.Helper()
+	k := browserKit{chromium: findChromium(t)}
+	k.node = requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
+	requireNode20(t, k.node)
+	e2e, err := filepath.Abs("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.e2e = e2e
+	ensureNodeModules(t, k.e2e)
+	return k
+}
+
+// test runs node's test runner on files (under web/e2e), one at a time.
+func (k browserKit) test(t *testing.T, env []string, files ...string) {
+	t.Helper()
+	runNode(t, k.node, k.e2e, env, append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, files...)...)
+}
+
+// screenshotsEnv is QL_SCREENSHOTS naming docs/screenshots when the run
+// redraws the README's screenshots (-screenshots), nothing otherwise.
+func screenshotsEnv(t *testing.T) []string {
+	t.Helper()
+	if !*updateScreenshots {
+		return nil
+	}
+	out, err := filepath.Abs(filepath.Join("..", "docs", "screenshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"QL_SCREENSHOTS=" + out}
 }
 
 // findChromium returns Debian's chromium, or ends the test: a failure in CI,

@@ -21,14 +21,7 @@ import (
 // half), in the contract's shape. With -screenshots it also writes
 // docs/screenshots/insights.png.
 func TestBrowserInsights(t *testing.T) {
-	chromium := findChromium(t)
-	node := requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
-	requireNode20(t, node)
-	e2e, err := filepath.Abs("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ensureNodeModules(t, e2e)
+	kit := newBrowserKit(t)
 
 	s := testapp.Start(t, testapp.Production)
 	ctx := context.Background()
@@ -61,17 +54,11 @@ func TestBrowserInsights(t *testing.T) {
 		"QL_BASE_URL="+s.URL,
 		"QL_CONTROL_URL=http://127.0.0.1:1", // no restarts here
 		"QL_ADMIN_TOKEN="+testapp.AdminToken,
-		"QL_CHROMIUM="+chromium,
+		"QL_CHROMIUM="+kit.chromium,
 		"QL_STAFF_TOKEN="+staff,
 		"QL_INSTITUTION="+strconv.FormatInt(id, 10),
-		"QL_ARTIFACTS="+filepath.Join(e2e, "artifacts"),
+		"QL_ARTIFACTS="+filepath.Join(kit.e2e, "artifacts"),
 	)
-	if *updateScreenshots {
-		out, err := filepath.Abs(filepath.Join("..", "docs", "screenshots"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, "QL_SCREENSHOTS="+out)
-	}
-	runNode(t, node, e2e, env, "--test", "--test-reporter=spec", "--test-concurrency=1", "insights.test.mjs")
+	env = append(env, screenshotsEnv(t)...)
+	kit.test(t, env, "insights.test.mjs")
 }

@@ -18,14 +18,7 @@ import (
 // text state per waiting ticket. With -screenshots it redraws
 // docs/screenshots/phone-texts-*.png and staff-texts.png.
 func TestBrowserTexts(t *testing.T) {
-	chromium := findChromium(t)
-	node := requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
-	requireNode20(t, node)
-	e2e, err := filepath.Abs("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ensureNodeModules(t, e2e)
+	kit := newBrowserKit(t)
 
 	mock, err := mockapi.New(mockapi.Config{})
 	if err != nil {
@@ -42,16 +35,10 @@ func TestBrowserTexts(t *testing.T) {
 		"QL_BASE_URL="+s.URL,
 		"QL_CONTROL_URL=http://127.0.0.1:1", // no server restarts here
 		"QL_ADMIN_TOKEN="+testapp.AdminToken,
-		"QL_CHROMIUM="+chromium,
+		"QL_CHROMIUM="+kit.chromium,
 		"QL_MOCK_URL="+mockSrv.URL,
-		"QL_ARTIFACTS="+filepath.Join(e2e, "artifacts"),
+		"QL_ARTIFACTS="+filepath.Join(kit.e2e, "artifacts"),
 	)
-	if *updateScreenshots {
-		out, err := filepath.Abs(filepath.Join("..", "docs", "screenshots"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, "QL_SCREENSHOTS="+out)
-	}
-	runNode(t, node, e2e, env, "--test", "--test-reporter=spec", "--test-concurrency=1", "notify.test.mjs")
+	env = append(env, screenshotsEnv(t)...)
+	kit.test(t, env, "notify.test.mjs")
 }

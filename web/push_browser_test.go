@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -23,14 +22,7 @@ import (
 // contract: GET /api/v1/push/key gives a real VAPID key; POST
 // /api/v1/tickets/{id}/push parses what the page sends with push.Policy.
 func TestBrowserPush(t *testing.T) {
-	chromium := findChromium(t)
-	node := requireProgram(t, "node", "install Node.js 20 or later (apt-get install nodejs npm)")
-	requireNode20(t, node)
-	e2e, err := filepath.Abs("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ensureNodeModules(t, e2e)
+	kit := newBrowserKit(t)
 
 	keys, err := push.GenerateKeys()
 	if err != nil {
@@ -78,11 +70,11 @@ func TestBrowserPush(t *testing.T) {
 
 	env := append(os.Environ(),
 		"QL_BASE_URL="+srv.URL,
-		"QL_CHROMIUM="+chromium,
+		"QL_CHROMIUM="+kit.chromium,
 		"QL_PUSH_KEY="+keys.PublicKey(),
 		"QL_PUSH_SUBSCRIPTION="+string(subJSON),
 	)
-	runNode(t, node, e2e, env, "--test", "--test-reporter=spec", "--test-concurrency=1", "push.test.mjs")
+	kit.test(t, env, "push.test.mjs")
 
 	close(got)
 	var posted []push.Subscription
