@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -27,7 +28,7 @@ func Register(e *echo.Echo) error {
 	get := []string{http.MethodGet, http.MethodHead}
 	for route, page := range pageRoutes {
 		e.Match(get, route, func(c echo.Context) error {
-			if id := c.Param("id"); route != "/" && route != "/staff" && !positiveInt(id) {
+			if id := c.Param("id"); strings.HasSuffix(route, "/:id") && !positiveInt(id) { // pages named by an office id
 				return echo.ErrNotFound
 			}
 			if !h.ServePage(c.Response(), c.Request(), page) {
