@@ -1,8 +1,8 @@
 // The README's pictures of the office day (issue 12), taken by
 // screenshots.mjs after its own: a phone that missed its turn, the
 // fairness log, the staff console's missed turns and transfer, the hours
-// editor, and the board with the day's missed numbers and (from an office
-// state that carries the contract's hours fields) the pre-queue notice.
+// editor, the board with the day's missed numbers, and a real office in
+// its pre-queue window: the board's notice and a phone's held number.
 
 import { BASE, PHONE, TV, api, control, live, waitFor, joinFromPhone } from './helpers.mjs';
 
@@ -74,7 +74,7 @@ export async function officeDayShots({ browser, out, registry, bank, staff, admi
     await sleep(300);
     await staff.locator('#missed-card').screenshot({ path: `${out}/staff-missed.png` });
 
-    // The hours editor, filled in (not saved: the hours backend comes with its own branch).
+    // The hours editor, filled in (not saved).
     await admin.locator('#setup summary').click(); // close the setup card
     await admin.getByText('Opening hours and the office day').click();
     const form = admin.locator('#hours-form');
@@ -91,33 +91,34 @@ export async function officeDayShots({ browser, out, registry, bank, staff, admi
     await form.getByLabel(/^A · /).fill('200');
     await admin.locator('#hours').screenshot({ path: `${out}/staff-hours.png` });
 
-    // The board of an office before opening, in its pre-queue window.
+    // A real office before opening, in its pre-queue window: the board's
+    // notice, and a phone that joined holding a place in the draw.
     const immigration = await api('POST', 'institutions', { name: 'Bureau of Immigration', kind: 'government', address: 'Magallanes Drive, Intramuros, Manila', status: 'closed' });
     const p = Object.fromEntries(
       new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Manila', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
         .formatToParts(new Date(Date.now() + 20 * 60000))
         .map((x) => [x.type, x.value]),
     );
-    const fields = { timezone: 'Asia/Manila', hours: { [p.weekday.toLowerCase()]: [[`${p.hour}:${p.minute}`, '23:59']] }, closed_dates: [], prequeue_minutes: 30 };
-    const add = (i) => (i && i.id === immigration.id ? { ...i, ...fields } : i);
+    await api('PATCH', `institutions/${immigration.id}`, {
+      status: 'closed',
+      timezone: 'Asia/Manila',
+      hours: { [p.weekday.toLowerCase()]: [[`${p.hour}:${p.minute}`, '23:59']] },
+      prequeue_minutes: 30,
+    });
+    for (let i = 0; i < 6; i++) await api('POST', `institutions/${immigration.id}/tickets`, {});
     const boardCtx = await browser.newContext({ viewport: { width: 1600, height: 900 } });
     const board = await boardCtx.newPage();
-    await board.route(`**/api/v1/institutions/${immigration.id}`, async (route) => {
-      const res = await route.fetch();
-      await route.fulfill({ response: res, json: add(await res.json()) });
-    });
-    await board.routeWebSocket(/\/live$/, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((m) => {
-        const f = JSON.parse(m);
-        if (f.institution) f.institution = add(f.institution);
-        ws.send(JSON.stringify(f));
-      });
-    });
     await board.goto(`${BASE}/board/${immigration.id}`);
     await live(board);
     await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
     await board.screenshot({ path: `${out}/board-prequeue.png` });
+
+    const heldCtx = await browser.newContext({ ...PHONE, deviceScaleFactor: 2 });
+    const held = await heldCtx.newPage();
+    await joinFromPhone(held, 'Bureau of Immigration');
+    await waitFor(held, 'held view', () => !document.querySelector('#t-held').hidden);
+    await sleep(300);
+    await held.screenshot({ path: `${out}/phone-held.png`, fullPage: true });
   } finally {
     await control('stop', 'quick').catch(() => {});
   }

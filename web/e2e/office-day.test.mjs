@@ -214,58 +214,107 @@ function wallTime(t, timeZone) {
   return { day: p.weekday.toLowerCase().slice(0, 3), time: `${p.hour}:${p.minute}` };
 }
 
-/** withHours rewrites the office's state (HTTP and live frames) to carry the contract's hours fields. */
-async function withHours(page, instId, fields) {
-  const add = (inst) => (inst && inst.id === instId ? { ...inst, ...fields } : inst);
-  await page.route(`**/api/v1/institutions/${instId}`, async (route) => {
-    const res = await route.fetch();
-    await route.fulfill({ response: res, json: add(await res.json()) });
-  });
-  await page.routeWebSocket(/\/live$/, (ws) => {
-    const server = ws.connectToServer();
-    server.onMessage((m) => {
-      const f = JSON.parse(m);
-      if (f.institution) f.institution = add(f.institution);
-      ws.send(JSON.stringify(f));
-    });
-  });
+/** prequeueOffice makes a real closed office with these office-day fields (the admin PATCH). */
+async function prequeueOffice(name, fields) {
+  const { inst, token } = await office(name);
+  const got = await api('PATCH', `institutions/${inst.id}`, { status: 'closed', ...fields });
+  // The server answers every day of the week (the ones not given empty),
+  // and whole minutes as "08:00" even when sent as "08:00:00".
+  const hhmm = (t) => (t.length === 8 && t.endsWith(':00') ? t.slice(0, 5) : t);
+  const days = (h) => Object.fromEntries(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'].map((d) => [d, (h[d] || []).map((p) => p.map(hhmm))]));
+  for (const [k, v] of Object.entries(fields)) assert.deepEqual(k === 'hours' ? days(got[k]) : got[k], k === 'hours' ? days(v) : v, `PATCH answered ${k}`);
+  return { inst: got, token };
 }
 
 scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-queue window, in the office timezone, not before it', async () => {
-  const { inst } = await office('Commission on Elections – Intramuros');
-  await api('PATCH', `institutions/${inst.id}`, { status: 'closed' });
   // Opening 30 minutes from now, Manila time (UTC+8): the day's first period.
   const opens = wallTime(new Date(Date.now() + 30 * 60000), 'Asia/Manila');
   const now = wallTime(new Date(), 'Asia/Manila');
   assert.ok(opens.day === now.day, 'run again away from midnight in Manila');
-  const hours = { [opens.day]: [[opens.time, '23:59'], ] };
+  const hours = { [opens.day]: [[opens.time, '23:59']] };
   const shown = `${Number(opens.time.slice(0, 2))}:${opens.time.slice(3)}`;
 
-  const board = await open(TV);
-  await withHours(board, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [], prequeue_minutes: 60, at_close: 'expire', join_cutoff_minutes: 0 });
-  await board.goto(`${BASE}/board/${inst.id}`);
+  const { inst } = await prequeueOffice('Commission on Elections – Intramuros', { timezone: 'Asia/Manila', hours, prequeue_minutes: 60 });
+  // The server agrees: the office is closed and its draw's commitment is published.
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());
+  const board = await open(TV, `${BASE}/board/${inst.id}`);
   await live(board);
   await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
   assert.match(await text(board, '#prequeue'), new RegExp(`^Opens at ${shown} · numbers are drawn at opening`));
   // Not "Closed: no new numbers today": numbers are being taken for the draw.
   assert.equal(await board.locator('#status').isHidden(), true);
+  const held = await api('POST', `institutions/${inst.id}/tickets`, {});
+  assert.equal(held.status, 'held');
+  assert.ok((await api('GET', `institutions/${inst.id}/draws/${today}`)).A.commitment);
 
   // The window is 20 minutes: it starts in 10 minutes, so no notice yet.
-  const early = await open(TV);
-  await withHours(early, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [], prequeue_minutes: 20 });
-  await early.goto(`${BASE}/board/${inst.id}`);
+  const { inst: later } = await prequeueOffice('Commission on Elections – Manila', { timezone: 'Asia/Manila', hours, prequeue_minutes: 20 });
+  const early = await open(TV, `${BASE}/board/${later.id}`);
   await live(early);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await early.locator('#prequeue').isHidden(), true);
   assert.match(await text(early, '#status'), /Closed/);
   // A closed date: no opening, no notice.
-  const closed = await open(TV);
-  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());
-  await withHours(closed, inst.id, { timezone: 'Asia/Manila', hours, closed_dates: [today], prequeue_minutes: 60 });
-  await closed.goto(`${BASE}/board/${inst.id}`);
+  const { inst: shut } = await prequeueOffice('Commission on Elections – Quezon City', { timezone: 'Asia/Manila', hours, closed_dates: [today], prequeue_minutes: 60 });
+  const closed = await open(TV, `${BASE}/board/${shut.id}`);
   await live(closed);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await closed.locator('#prequeue').isHidden(), true);
+});
+
+scenario('phone: joins in the pre-queue window get a held number, shown as in the draw, then the drawn number live at the opening', async () => {
+  // A real office on the real clock: opening 25 s from now (UTC, second
+  // precision), a one-minute pre-queue window that covers now.
+  const now = new Date();
+  const opening = new Date(Math.ceil((now.getTime() + 25000) / 1000) * 1000);
+  const closing = new Date(opening.getTime() + 10 * 60000);
+  assert.ok(closing.getUTCDate() === now.getUTCDate(), 'run again away from midnight UTC');
+  const hms = (t) => t.toISOString().slice(11, 19);
+  const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][now.getUTCDay()];
+  const { inst } = await prequeueOffice('National Irrigation Administration – EDSA', { timezone: 'UTC', hours: { [day]: [[hms(opening), hms(closing)]] }, prequeue_minutes: 1 });
+  const at = `${opening.getUTCHours()}:${String(opening.getUTCMinutes()).padStart(2, '0')}`;
+
+  const phone = await open(PHONE, `${BASE}/`);
+  await phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ }).click();
+  await waitFor(phone, 'the pre-queue offer', () => !document.querySelector('#join-prequeue').hidden);
+  assert.match(await text(phone, '#join-prequeue'), new RegExp(`^Opens at ${at}\\. Take a number now`));
+  assert.equal(await phone.locator('#join-error').isHidden(), true);
+  await phone.getByRole('button', { name: 'Get my number' }).click();
+  await phone.locator('#ticket').waitFor({ state: 'visible' });
+  await live(phone);
+  const mine = JSON.parse(await phone.evaluate(() => localStorage.getItem('queueless.ticket')));
+  const held = await api('GET', `tickets/${mine.id}`);
+  assert.deepEqual([held.status, held.number, held.label], ['held', null, null]);
+
+  // The held view: in the draw at the opening, no number, no place yet,
+  // and the draw's commitment linked.
+  assert.equal(await text(phone, '#t-held-line'), `You are in the draw at ${at}; your number will be drawn at opening.`);
+  assert.equal(await text(phone, '#t-number'), '—');
+  assert.equal(await phone.locator('#t-facts').isHidden(), true);
+  assert.equal(await phone.getByRole('button', { name: 'Cancel my number' }).isVisible(), true);
+  const date = now.toISOString().slice(0, 10);
+  const link = phone.getByRole('link', { name: "The draw's published commitment" });
+  assert.equal(new URL(await link.getAttribute('href')).pathname, `/api/v1/institutions/${inst.id}/draws/${date}`);
+  const draw = await (await fetch(await link.getAttribute('href'))).json();
+  assert.match(draw.A.commitment, /^[0-9a-f]{64}$/);
+  assert.equal(draw.A.seed, null);
+  await noHorizontalScroll(phone, 'phone, held');
+  // Someone else is in the draw too.
+  const other = await api('POST', `institutions/${inst.id}/tickets`, {});
+  assert.equal(other.status, 'held');
+
+  // The opening: the drawn number arrives live, and the usual view with it.
+  await waitFor(phone, 'drawn number shown', () => ['waiting', 'notified'].includes(document.querySelector('#t-card').dataset.status), null, opening - Date.now() + 15000);
+  const drawn = await api('GET', `tickets/${mine.id}`);
+  assert.ok(['A-001', 'A-002'].includes(drawn.label), drawn.label);
+  assert.equal(await text(phone, '#t-number'), drawn.label);
+  assert.equal(await phone.locator('#t-held').isHidden(), true);
+  assert.equal(await phone.locator('#t-facts').isVisible(), true);
+  assert.equal(await text(phone, '#t-ahead'), String(drawn.people_ahead));
+  assert.ok(Date.now() >= opening.getTime(), 'drawn before the opening');
+  const published = await api('GET', `institutions/${inst.id}/draws/${date}`);
+  assert.equal(published.A.order.length, 2);
+  assert.match(published.A.seed, /^[0-9a-f]{64}$/);
 });
 
 scenario('staff hours editor sends the contract PATCH: timezone, weekly hours with several periods, closed dates, cutoff, at-close, pre-queue; quotas per service', async () => {
@@ -275,15 +324,10 @@ scenario('staff hours editor sends the contract PATCH: timezone, weekly hours wi
     { code: 'B', name: 'Marriage certificates', daily_quota: 80 },
   ]);
   const staff = await open(DESK);
+  // What the form sends, as sent; the real server answers.
   const sent = [];
-  // The hours fields come with the office-day backend: until then this
-  // test answers the institution PATCH itself, with what it was sent.
-  await staff.route(`**/api/v1/institutions/${inst.id}`, async (route) => {
-    if (route.request().method() !== 'PATCH') return route.continue();
-    const body = route.request().postDataJSON();
-    sent.push(body);
-    const cur = await api('GET', `institutions/${inst.id}`);
-    await route.fulfill({ json: { ...cur, ...body, version: cur.version + 1000 } });
+  staff.on('request', (req) => {
+    if (req.method() === 'PATCH' && new URL(req.url()).pathname === `/api/v1/institutions/${inst.id}`) sent.push(req.postDataJSON());
   });
   await signIn(staff, ADMIN, inst.id);
   await staff.getByText('Opening hours and the office day').click();
@@ -315,21 +359,34 @@ scenario('staff hours editor sends the contract PATCH: timezone, weekly hours wi
   assert.equal(sent.length, 0);
   await form.getByLabel('Monday period 1 closes').fill('12:00');
 
+  // The server's own refusal shows in the form: a timezone it does not know.
+  await form.getByLabel('Timezone').fill('Asia/Atlantis');
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'the 400 shown', () => /^That was not accepted: .*timezone/i.test(document.querySelector('#hours-error').textContent));
+  assert.equal(sent.length, 1);
+  assert.equal((await api('GET', `institutions/${inst.id}`)).timezone, 'UTC', 'a refused PATCH changed the office');
+  await form.getByLabel('Timezone').fill('Asia/Manila');
+
   await form.getByRole('button', { name: 'Save hours and the office day' }).click();
   await waitFor(staff, 'saved', () => /Saved: the office opens and closes by itself/.test(document.querySelector('#hours-ok').textContent));
+  assert.equal(await staff.locator('#hours-error').isHidden(), true);
   const day = [['08:00', '12:00'], ['13:00', '17:00']];
-  assert.deepEqual(sent, [
-    {
-      timezone: 'Asia/Manila',
-      hours: { mon: day, tue: day, wed: [...day, ['18:00', '20:30']], thu: day, fri: [['08:00', '12:00'], ['13:00', '16:00']], sat: [['08:00', '12:00']], sun: [] },
-      closed_dates: ['2026-12-24', '2026-12-25'],
-      join_cutoff_minutes: 30,
-      at_close: 'carry_over',
-      prequeue_minutes: 45,
-    },
-  ]);
-  // Quotas are the services' own field, saved for real.
+  const want = {
+    timezone: 'Asia/Manila',
+    hours: { mon: day, tue: day, wed: [...day, ['18:00', '20:30']], thu: day, fri: [['08:00', '12:00'], ['13:00', '16:00']], sat: [['08:00', '12:00']], sun: [] },
+    closed_dates: ['2026-12-24', '2026-12-25'],
+    join_cutoff_minutes: 30,
+    at_close: 'carry_over',
+    prequeue_minutes: 45,
+  };
+  assert.deepEqual(sent[1], want);
+  // The real server kept what was sent: GET answers the same values
+  // (a day without periods may come back absent or empty).
   const after = await api('GET', `institutions/${inst.id}`);
+  const { hours: gotHours, ...gotRest } = Object.fromEntries(Object.keys(want).map((k) => [k, after[k]]));
+  const { hours: wantHours, ...wantRest } = want;
+  assert.deepEqual(gotRest, wantRest);
+  for (const [d, periods] of Object.entries(wantHours)) assert.deepEqual(gotHours[d] || [], periods, `hours.${d}`);
   assert.deepEqual(after.services.map((s) => [s.code, s.daily_quota]), [['A', 120], ['B', null]]);
   // The form shows what was saved.
   assert.equal(await form.getByLabel('Wednesday period 3 closes').inputValue(), '20:30');
@@ -342,7 +399,23 @@ scenario('staff hours editor sends the contract PATCH: timezone, weekly hours wi
   await form.getByLabel(/Take numbers before opening/).fill('0');
   await form.getByRole('button', { name: 'Save hours and the office day' }).click();
   await waitFor(staff, 'saved without hours', () => /no weekly schedule/.test(document.querySelector('#hours-ok').textContent));
-  assert.equal(sent.length, 2);
-  assert.equal(sent[1].hours, null);
-  assert.equal(sent[1].prequeue_minutes, 0);
+  assert.equal(sent.length, 3);
+  assert.equal(sent[2].hours, null);
+  assert.equal(sent[2].prequeue_minutes, 0);
+  const off = await api('GET', `institutions/${inst.id}`);
+  assert.deepEqual([off.hours, off.prequeue_minutes], [null, 0]);
+
+  // Second-precision hours set elsewhere (the admin API) show with their
+  // seconds, and a save sends them back unchanged.
+  const precise = { sun: [['08:00:30', '12:00:45']], mon: [['08:00', '12:00']] };
+  await api('PATCH', `institutions/${inst.id}`, { hours: precise });
+  await waitFor(staff, 'the form follows the office', () => document.querySelector('#hours-form [aria-label="Sunday period 1 opens"]') !== null, null, 10000);
+  assert.equal(await form.getByLabel('Sunday period 1 opens').inputValue(), '08:00:30');
+  assert.equal(await form.getByLabel('Sunday period 1 closes').inputValue(), '12:00:45');
+  assert.equal(await form.getByLabel('Monday period 1 opens').inputValue(), '08:00');
+  await form.getByRole('button', { name: 'Save hours and the office day' }).click();
+  await waitFor(staff, 'saved with seconds', () => /Saved: the office opens/.test(document.querySelector('#hours-ok').textContent));
+  assert.deepEqual(sent[3].hours.sun, [['08:00:30', '12:00:45']]);
+  const back = await api('GET', `institutions/${inst.id}`);
+  assert.deepEqual([back.hours.sun, back.hours.mon], [precise.sun, precise.mon]);
 });

@@ -218,8 +218,10 @@ export class HoursEditor {
                 'div',
                 { class: 'hours-periods' },
                 ...periods.map((p, n) => {
-                  const from = el('input', { type: 'time', value: p[0], 'aria-label': `${name} period ${n + 1} opens` });
-                  const to = el('input', { type: 'time', value: p[1], 'aria-label': `${name} period ${n + 1} closes` });
+                  // Second-precision hours ("08:00:30") keep their seconds, shown and sent.
+                  const step = (t) => (String(t).length > 5 ? '1' : '60');
+                  const from = el('input', { type: 'time', value: p[0], step: step(p[0]), 'aria-label': `${name} period ${n + 1} opens` });
+                  const to = el('input', { type: 'time', value: p[1], step: step(p[1]), 'aria-label': `${name} period ${n + 1} closes` });
                   from.addEventListener('input', () => (p[0] = from.value));
                   to.addEventListener('input', () => (p[1] = to.value));
                   const remove = el('button', { type: 'button', class: 'link', 'aria-label': `Remove ${name} period ${n + 1}`, text: '✕' });

@@ -7,6 +7,7 @@ import { attachNotify } from './notify.js'; // texts and push opt-in of the tick
 import { offerFeedback } from './feedback.js';
 import { Live, newerTicket } from './live.js';
 import { OfficeDay } from './phone-day.js';
+import { HeldView, holdsJoins } from './phone-held.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
@@ -47,6 +48,8 @@ let ticket = null;
 let live = null;
 let lastBuzz = 0;
 let seenNotifications = new Set();
+// A number held for the draw at opening: phone-held.js.
+const heldView = new HeldView($('t-held'));
 // Put me back, let people go ahead, how calls were made: phone-day.js.
 const day = new OfficeDay($('t-day'), {
   reopen: (t) => openTicket(t),
@@ -168,9 +171,12 @@ function renderJoinFacts() {
   $('join-waiting').textContent = String(figures.waiting_count);
   $('join-wait').textContent =
     figures.estimated_wait_seconds == null ? instWait(figures) : shortWait(figures.estimated_wait_seconds);
-  const open = inst.status === 'open' && (!svc || svc.status === 'open');
+  // Closed, in the pre-queue window: joins are held for the draw.
+  const draw = holdsJoins(inst);
+  say($('join-prequeue'), draw ? `Opens at ${draw}. Take a number now: at ${draw} everyone who did gets a place drawn at random.` : '');
+  const open = (inst.status === 'open' || draw != null) && (!svc || svc.status === 'open');
   ui.joinSubmit.disabled = !open;
-  if (inst.status !== 'open') say(ui.joinError, `This office is ${inst.status} and is not giving out numbers right now.`);
+  if (inst.status !== 'open' && !draw) say(ui.joinError, `This office is ${inst.status} and is not giving out numbers right now.`);
   else if (!open) say(ui.joinError, `${svc ? svc.name : 'This service'} is not giving out numbers right now. Choose another, or try again later.`);
   else if (ui.joinError.dataset.kind === 'closed') say(ui.joinError, '');
   ui.joinError.dataset.kind = open ? '' : 'closed';
@@ -273,7 +279,6 @@ async function join(ev) {
     say(ui.joinError, errorText(err, { what: 'office' }));
     if (err.code === 'institution_closed') refreshChosen();
   } finally {
-    ui.joinSubmit.disabled = chosen && chosen.status !== 'open';
     if (chosen) renderJoinFacts();
     ui.joinSubmit.textContent = 'Get my number';
   }
@@ -290,7 +295,7 @@ function openTicket(initial) {
   showView('ticket');
   $('t-label').focus();
   $('t-inst').textContent = saved.institution_name || '';
-  $('t-number').textContent = saved.label || String(saved.number);
+  $('t-number').textContent = saved.label || (saved.number == null ? '—' : String(saved.number));
   $('t-number').dataset.number = String(saved.number);
   $('t-number').classList.toggle('is-label', Boolean(saved.label));
   if (office && office.id !== saved.institution_id) office = null;
@@ -365,11 +370,13 @@ function onFrame(f) {
   }
 }
 
-const ACTIVE = new Set(['waiting', 'notified', 'serving']);
+const ACTIVE = new Set(['held', 'waiting', 'notified', 'serving']);
 
 function statusSentence(t) {
   const counter = t.counter ? counterPhrase(t.counter) : 'the counter';
   switch (t.status) {
+    case 'held':
+      return `You're in the draw: your number comes at opening.`;
     case 'waiting':
       return `You're in line. We'll tell you when it's nearly your turn.`;
     case 'notified':
@@ -403,7 +410,7 @@ function render(t) {
   const active = ACTIVE.has(t.status);
   const waiting = t.status === 'waiting' || t.status === 'notified';
   ui.card.dataset.status = t.status;
-  $('t-number').textContent = ticketName(t);
+  $('t-number').textContent = t.status === 'held' ? '—' : ticketName(t);
   $('t-number').dataset.number = String(t.number);
   $('t-number').classList.toggle('is-label', Boolean(t.label));
   renderService(t);
@@ -435,8 +442,11 @@ function render(t) {
     flash(ui.turn);
   } else if (t.status === 'notified' && prev && prev.status === 'waiting') {
     buzz([200]);
+  } else if (prev && prev.status === 'held' && t.status !== 'held') {
+    flash(ui.card); // drawn: the number is here
   }
 
+  heldView.show(t, office);
   offerFeedback($('t-feedback'), t);
   document.title = titleFor(t);
   day.show(t, office);
@@ -459,6 +469,8 @@ function titleFor(t) {
   switch (t.status) {
     case 'serving':
       return t.checked_in_at ? `${ticketName(t)} being served` : `Your turn! ${t.counter ? counterName(t.counter) : ''} – ${ticketName(t)}`;
+    case 'held':
+      return 'In the draw at opening – QueueLess';
     case 'waiting':
     case 'notified':
       return `${ticketName(t)} · ${t.people_ahead} ahead – QueueLess`;
@@ -470,6 +482,8 @@ function titleFor(t) {
 function onNotification(n) {
   if (!n || seenNotifications.has(n.id)) return;
   seenNotifications.add(n.id);
+  // Drawn at opening: the ticket's update carries the number; ask as well.
+  if (n.event === 'drawn' && ticket && ticket.status === 'held') refreshTicket();
   // A recall: it is (still) your turn; make it felt again.
   if (n.event === 'turn_called' && ticket && ticket.status === 'serving' && !ticket.checked_in_at) {
     buzz([400, 150, 400, 150, 600]);
@@ -550,6 +564,7 @@ function forget() {
   ticket = null;
   office = null;
   day.show(null);
+  heldView.show(null);
   localStorage.removeItem(STORE);
 }
 
