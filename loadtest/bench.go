@@ -22,7 +22,7 @@ type BenchConfig struct {
 	RedisURL string
 	// Runs of each measurement; the report quotes medians.
 	Runs int
-	// Targets to run: hot, fanout, flash, memory, sweep (default all).
+	// Targets to run: hot, fanout, flash, memory, sweep, phones (default all).
 	Targets []string
 	// Profile takes CPU (and heap) profiles in the last run of each target.
 	Profile bool
@@ -52,7 +52,7 @@ type BenchConfig struct {
 }
 
 // BenchTargets are the benchmarks, in the order they run.
-var BenchTargets = []string{"hot", "fanout", "flash", "memory", "sweep"}
+var BenchTargets = []string{"hot", "fanout", "flash", "memory", "sweep", "phones"}
 
 type bench struct {
 	cfg     BenchConfig
@@ -146,7 +146,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchReport, error) {
 	}()
 	runs := map[string]func(context.Context) (*BenchSection, error){
 		"hot": b.hot, "fanout": b.fanout, "flash": b.flash, "memory": b.memory,
-		"sweep": b.sweep,
+		"sweep": b.sweep, "phones": b.phones,
 	}
 	for _, t := range BenchTargets {
 		if !slices.Contains(cfg.Targets, t) {

@@ -3,7 +3,9 @@
 # docs/BENCHMARKS.md: the Go benchmarks (go test -bench), then the load
 # benchmarks (loadgen bench): hot institution joins against pgbench, live
 # fan-out against a minimal broadcast server, a flash crowd, and memory per
-# idle WebSocket. Each leaves the rest of the file as it is.
+# idle WebSocket, the open-loop sweep, and the flash crowd with and without
+# phones (texts as River jobs, then their drain: -targets phones). Each
+# leaves the rest of the file as it is.
 # The Go benchmarks include BenchmarkStatsPostgres (package stats): it seeds
 # a year of one office's history and times its stats over 1, 30 and 365
 # days (docs/BENCHMARKS.md, "Stats on a year of history").
