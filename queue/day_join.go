@@ -59,12 +59,30 @@ func (od officeDayJoin) admit(inst *Institution, req JoinRequest, held map[strin
 		// A held join passes the same checks as a join when open.
 		open := *inst
 		open.Status = StatusOpen
-		return admit(&open, req, held, now)
+		if err := admit(&open, req, held, now); err != nil {
+			return err
+		}
+		return od.quotaWithHeld(inst, req, now)
 	}
 	if inst.Status == StatusOpen && od.window == JoinsCutOff {
 		return Errorf(CodeInstitutionClosed, "%s takes no more tickets today: joins close %d minutes before closing", inst.Name, inst.JoinCutoffMinutes)
 	}
 	return admit(inst, req, held, now)
+}
+
+// quotaWithHeld refuses a held join that would take a service past its
+// daily quota once drawn: the tickets already held for the draw count, as
+// the numbers the draw will issue that day.
+func (od officeDayJoin) quotaWithHeld(inst *Institution, req JoinRequest, now time.Time) error {
+	line := inst.joinLine(req)
+	q := line.DailyQuota
+	if q == nil {
+		return nil
+	}
+	if n := line.issuedToday(LocalDay(inst, now)) + int64(len(inst.Day.Draws[od.date][line.Code].Draw.Held)); n >= *q {
+		return Errorf(CodeQueueFull, "service %s at %s has its %d tickets for today, those held for the draw at opening included", line.Code, inst.Name, *q)
+	}
+	return nil
 }
 
 // hold issues a held ticket: no number, no label, no place in the queue

@@ -738,3 +738,28 @@ func TestDayRealClock(t *testing.T) {
 		t.Fatalf("ticket after the close of day: %v %s", err, got.Status)
 	}
 }
+
+// TestDayHeldJoinsCountTowardQuota: a service's daily quota counts the
+// tickets held for the draw, so the draw never issues more than the quota;
+// after the draw the quota is still full.
+func TestDayHeldJoinsCountTowardQuota(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		inst := h.dayInst("UTC", weekHours([]string{"09:00", "17:00"}), func(p *DayPatch) { p.PrequeueMinutes = ptr(10) })
+		quota := int64(2)
+		if _, err := h.svc.UpdateService(h.ctx, inst.ID, "A", LinePatch{SetQuota: true, DailyQuota: &quota}, Meta{Actor: "token:admin"}); err != nil {
+			t.Fatal(err)
+		}
+		h.setClock(time.Date(2026, 11, 23, 8, 55, 0, 0, time.UTC))
+		for range 2 {
+			if tk := h.join(inst.ID, JoinRequest{}); tk.Status != TicketHeld {
+				t.Fatalf("join in the pre-queue window: %s, want held", tk.Status)
+			}
+		}
+		_, err := h.svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen})
+		wantCode(t, err, CodeQueueFull) // the third held join, with a quota of 2
+		h.setClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+		h.runDay() // opens and draws the two held tickets
+		_, err = h.svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen})
+		wantCode(t, err, CodeQueueFull) // after the draw issued the quota
+	})
+}
