@@ -17,8 +17,9 @@ import (
 // TestBrowserInsights runs web/e2e/insights.test.mjs in Chromium against a
 // production-mode server (PostgreSQL, Redis) holding an office with 30
 // days of seeded history and three tickets today. The alerts endpoints are
-// played by request interception in the page (they are issue 14's other
-// half), in the contract's shape. With -screenshots it also writes
+// played by request interception in the page, in the contract's shape, so
+// that the alerts shown are fixed (httpapi tests the real ones). With
+// -screenshots it also writes
 // docs/screenshots/insights.png.
 func TestBrowserInsights(t *testing.T) {
 	kit := newBrowserKit(t)
