@@ -20,17 +20,7 @@ type pushArgs struct {
 // Kind implements river.JobArgs.
 func (pushArgs) Kind() string { return "push_delivery" }
 
-type pushWorker struct {
-	river.WorkerDefaults[pushArgs]
-	s *Service
-}
-
-func (w *pushWorker) Timeout(*river.Job[pushArgs]) time.Duration {
-	return w.s.cfg.Timeout + 10*time.Second
-}
-func (w *pushWorker) NextRetry(job *river.Job[pushArgs]) time.Time {
-	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
-}
+type pushWorker struct{ jobPolicy[pushArgs] }
 
 func (w *pushWorker) Work(ctx context.Context, job *river.Job[pushArgs]) error {
 	return w.s.deliver(ctx, job.Args.NotificationID, ChannelPush, job.Attempt, job.MaxAttempts, w.s.sendPush)

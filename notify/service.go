@@ -74,10 +74,10 @@ func NewService(store Store, cfg Config) *Service {
 
 // RegisterWorkers adds the delivery, verification and reply workers.
 func (s *Service) RegisterWorkers(reg *jobs.Registry) {
-	river.AddWorker(reg.Workers, &smsWorker{s: s})
-	river.AddWorker(reg.Workers, &pushWorker{s: s})
-	river.AddWorker(reg.Workers, &phoneWorker{s: s})
-	river.AddWorker(reg.Workers, &replyWorker{s: s})
+	river.AddWorker(reg.Workers, &smsWorker{jobPolicy[smsArgs]{s: s}})
+	river.AddWorker(reg.Workers, &pushWorker{jobPolicy[pushArgs]{s: s}})
+	river.AddWorker(reg.Workers, &phoneWorker{jobPolicy[phoneArgs]{s: s}})
+	river.AddWorker(reg.Workers, &replyWorker{jobPolicy[replyArgs]{s: s}})
 }
 
 // SetJobs gives the service the client its jobs are enqueued with.

@@ -24,17 +24,7 @@ type smsArgs struct {
 // Kind implements river.JobArgs.
 func (smsArgs) Kind() string { return "sms_delivery" }
 
-type smsWorker struct {
-	river.WorkerDefaults[smsArgs]
-	s *Service
-}
-
-func (w *smsWorker) Timeout(*river.Job[smsArgs]) time.Duration {
-	return w.s.cfg.Timeout + 10*time.Second
-}
-func (w *smsWorker) NextRetry(job *river.Job[smsArgs]) time.Time {
-	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
-}
+type smsWorker struct{ jobPolicy[smsArgs] }
 
 func (w *smsWorker) Work(ctx context.Context, job *river.Job[smsArgs]) error {
 	return w.s.deliver(ctx, job.Args.NotificationID, ChannelSMS, job.Attempt, job.MaxAttempts, w.s.sendText)
@@ -75,17 +65,7 @@ type phoneArgs struct {
 // Kind implements river.JobArgs.
 func (phoneArgs) Kind() string { return "sms_phone" }
 
-type phoneWorker struct {
-	river.WorkerDefaults[phoneArgs]
-	s *Service
-}
-
-func (w *phoneWorker) Timeout(*river.Job[phoneArgs]) time.Duration {
-	return w.s.cfg.Timeout + 10*time.Second
-}
-func (w *phoneWorker) NextRetry(job *river.Job[phoneArgs]) time.Time {
-	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
-}
+type phoneWorker struct{ jobPolicy[phoneArgs] }
 
 // Code rules (API.md v1.1): 6 digits, 5 tries, 10 minutes.
 const (
@@ -150,17 +130,7 @@ type replyArgs struct {
 // Kind implements river.JobArgs.
 func (replyArgs) Kind() string { return "sms_reply" }
 
-type replyWorker struct {
-	river.WorkerDefaults[replyArgs]
-	s *Service
-}
-
-func (w *replyWorker) Timeout(*river.Job[replyArgs]) time.Duration {
-	return w.s.cfg.Timeout + 10*time.Second
-}
-func (w *replyWorker) NextRetry(job *river.Job[replyArgs]) time.Time {
-	return time.Now().Add(w.s.cfg.Backoff.Delay(job.ID, job.Attempt))
-}
+type replyWorker struct{ jobPolicy[replyArgs] }
 
 func (w *replyWorker) Work(ctx context.Context, job *river.Job[replyArgs]) error {
 	if w.s.cfg.Gateway == nil {
