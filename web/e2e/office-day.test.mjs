@@ -263,16 +263,21 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
 });
 
 scenario('phone: joins in the pre-queue window get a held number, shown as in the draw, then the drawn number live at the opening', async () => {
-  // A real office on the real clock: opening 25 s from now (UTC, second
-  // precision), a one-minute pre-queue window that covers now.
+  // A real office on the real clock: opening 25 s from now (second
+  // precision), a one-minute pre-queue window that covers now. Near
+  // midnight UTC the office keeps UTC+6 (Etc/GMT-6), so that its day does
+  // not end during the test whatever the hour it runs.
   const now = new Date();
+  const offsetHours = now.getUTCHours() >= 20 || now.getUTCHours() < 2 ? 6 : 0;
+  const timezone = offsetHours ? 'Etc/GMT-6' : 'UTC';
+  const local = (t) => new Date(t.getTime() + offsetHours * 3600000); // read with getUTC*
   const opening = new Date(Math.ceil((now.getTime() + 25000) / 1000) * 1000);
   const closing = new Date(opening.getTime() + 10 * 60000);
-  assert.ok(closing.getUTCDate() === now.getUTCDate(), 'run again away from midnight UTC');
-  const hms = (t) => t.toISOString().slice(11, 19);
-  const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][now.getUTCDay()];
-  const { inst } = await prequeueOffice('National Irrigation Administration – EDSA', { timezone: 'UTC', hours: { [day]: [[hms(opening), hms(closing)]] }, prequeue_minutes: 1 });
-  const at = `${opening.getUTCHours()}:${String(opening.getUTCMinutes()).padStart(2, '0')}`;
+  assert.ok(local(closing).getUTCDate() === local(now).getUTCDate(), 'the office day ends during the test');
+  const hms = (t) => local(t).toISOString().slice(11, 19);
+  const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][local(now).getUTCDay()];
+  const { inst } = await prequeueOffice('National Irrigation Administration – EDSA', { timezone, hours: { [day]: [[hms(opening), hms(closing)]] }, prequeue_minutes: 1 });
+  const at = `${local(opening).getUTCHours()}:${String(local(opening).getUTCMinutes()).padStart(2, '0')}`;
 
   const phone = await open(PHONE, `${BASE}/`);
   await phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ }).click();
@@ -292,7 +297,7 @@ scenario('phone: joins in the pre-queue window get a held number, shown as in th
   assert.equal(await text(phone, '#t-number'), '—');
   assert.equal(await phone.locator('#t-facts').isHidden(), true);
   assert.equal(await phone.getByRole('button', { name: 'Cancel my number' }).isVisible(), true);
-  const date = now.toISOString().slice(0, 10);
+  const date = local(now).toISOString().slice(0, 10);
   const link = phone.getByRole('link', { name: "The draw's published commitment" });
   assert.equal(new URL(await link.getAttribute('href')).pathname, `/api/v1/institutions/${inst.id}/draws/${date}`);
   const draw = await (await fetch(await link.getAttribute('href'))).json();
