@@ -236,11 +236,15 @@ func TestSMSThroughMockTwilio(t *testing.T) {
 				t.Errorf("called text %q: want counter 3 and label %q", called.Body, c.Label)
 			}
 			// Deliveries: staff see attempts, citizens the status only.
+			// The gateway has the text before the job records it sent: wait
+			// for the record.
 			var sawSent bool
-			for _, n := range notifications(t, s, c.ID, testapp.AdminToken) {
-				for _, d := range n.Deliveries {
-					if d.Channel == "sms" && n.Event == "turn_called" && d.Status == "sent" && d.Attempts != nil && *d.Attempts == 1 {
-						sawSent = true
+			for deadline := time.Now().Add(10 * time.Second); !sawSent && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				for _, n := range notifications(t, s, c.ID, testapp.AdminToken) {
+					for _, d := range n.Deliveries {
+						if d.Channel == "sms" && n.Event == "turn_called" && d.Status == "sent" && d.Attempts != nil && *d.Attempts == 1 {
+							sawSent = true
+						}
 					}
 				}
 			}
