@@ -763,3 +763,90 @@ func TestDayHeldJoinsCountTowardQuota(t *testing.T) {
 		wantCode(t, err, CodeQueueFull) // after the draw issued the quota
 	})
 }
+
+// TestDayStaffOpenDuringPrequeueDrawsFirst: staff who open the office by
+// hand during the pre-queue window open it: the held tickets are drawn
+// then, in drawn order, and every later join comes after them. Closed
+// again before the opening, the office holds no more tickets (their draw
+// is made) and the opening draws nothing twice.
+func TestDayStaffOpenDuringPrequeueDrawsFirst(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		inst := h.dayInst("UTC", weekHours([]string{"09:00", "17:00"}), func(p *DayPatch) { p.PrequeueMinutes = ptr(30) })
+		id := inst.ID
+		h.setClock(time.Date(2026, 11, 23, 8, 40, 0, 0, time.UTC))
+		h.runDay()
+		byDigest := map[string]string{}
+		for range 5 {
+			h.clock.Advance(time.Second)
+			tk := h.join(id, JoinRequest{})
+			if tk.Status != TicketHeld {
+				t.Fatalf("pre-queue join: %s, want held", tk.Status)
+			}
+			byDigest[digest(tk.ID)] = tk.ID
+		}
+
+		h.setClock(time.Date(2026, 11, 23, 8, 45, 0, 0, time.UTC))
+		opened, err := h.svc.UpdateInstitution(h.ctx, id, Patch{Status: ptr(StatusOpen)}, Meta{Actor: "token:7"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened.LastIssued != 5 || opened.WaitingCount != 5 {
+			t.Fatalf("opened by hand: last issued %d, %d waiting; want the 5 held tickets drawn", opened.LastIssued, opened.WaitingCount)
+		}
+		d, err := h.svc.Draws(h.ctx, id, "2026-11-23")
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := ownDrawOrder(t, d["A"])
+		if !slices.Equal(order, d["A"].Order) || len(order) != 5 {
+			t.Fatalf("published order %v, recomputed %v", d["A"].Order, order)
+		}
+		drawn := []string{}
+		for k, dg := range order {
+			tk := h.ticket(byDigest[dg])
+			if tk.Number != int64(k+1) || tk.Label != FormatLabel("A", int64(k+1)) || !tk.Status.Waiting() || tk.PeopleAhead != int64(k) {
+				t.Fatalf("drawn %d: number %d label %s status %s ahead %d", k, tk.Number, tk.Label, tk.Status, tk.PeopleAhead)
+			}
+			if evs := h.events(tk.ID); len(evs) == 0 || evs[0] != NotifyDrawn {
+				t.Fatalf("drawn ticket notifications %v", evs)
+			}
+			drawn = append(drawn, tk.ID)
+		}
+
+		// Joins while open by hand come after every drawn ticket.
+		h.clock.Advance(time.Minute)
+		late := h.join(id, JoinRequest{})
+		if late.Number != 6 || late.Label != "A-006" || late.PeopleAhead != 5 {
+			t.Fatalf("join after the opening by hand: number %d, %s, %d ahead; want 6, A-006, 5 ahead", late.Number, late.Label, late.PeopleAhead)
+		}
+		// Closed again before the opening: no held ticket that no draw would take.
+		h.clock.Advance(time.Minute)
+		if _, err := h.svc.UpdateInstitution(h.ctx, id, Patch{Status: ptr(StatusClosed)}, Meta{Actor: "token:7"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.svc.Join(h.ctx, id, JoinRequest{}, Meta{Actor: ActorCitizen})
+		wantCode(t, err, CodeInstitutionClosed)
+
+		h.setClock(time.Date(2026, 11, 23, 9, 0, 1, 0, time.UTC))
+		if rep := h.runDay(); rep.Drawn != 0 || h.inst(id).Status != StatusOpen {
+			t.Fatalf("the opening after a draw by hand: %+v, status %s", rep, h.inst(id).Status)
+		}
+		res := h.advance(id, 6, "1")
+		want := append(drawn, late.ID)
+		for i, c := range res.Called {
+			if c.ID != want[i] {
+				t.Fatalf("call %d was %s, want the drawn tickets in drawn order, then the later join", i, c.Label)
+			}
+		}
+		audit, _, _ := h.svc.Events(h.ctx, id, 0, 500)
+		draws := 0
+		for _, e := range audit {
+			if e.Kind == AuditDraw {
+				draws++
+			}
+		}
+		if draws != 1 {
+			t.Fatalf("%d draws recorded, want 1", draws)
+		}
+	})
+}
