@@ -6,57 +6,19 @@
 // the database and calls with a 2 s grace period, so that a ticket misses
 // its turn in seconds.
 
-import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, PHONE, DESK, TV, ADMIN, api, control, office, launch, live, waitFor, text, shot, watchErrors, joinFromPhone, signIn, setUpLines, horizontalOverflow } from './helpers.mjs';
+import { BASE, PHONE, DESK, TV, ADMIN, api, control, office, live, waitFor, text, joinFromPhone, signIn, setUpLines } from './helpers.mjs';
+import { browserTests, assertNoHorizontalScroll as noHorizontalScroll } from './scenarios.mjs';
 
-let browser;
 let quick; // the base URL of the 2 s grace server
-let errors = [];
-const pages = [];
 
-before(async () => {
-  browser = await launch();
-  quick = (await control('start', 'quick')).url;
+const { scenario, open } = browserTests({
+  shotPrefix: 'day-',
+  setUp: async () => {
+    quick = (await control('start', 'quick')).url;
+  },
+  tearDown: () => control('stop', 'quick').catch(() => {}),
 });
-
-after(async () => {
-  await browser?.close();
-  await control('stop', 'quick').catch(() => {});
-});
-
-afterEach(async () => {
-  for (const p of pages.splice(0)) await p.context().close().catch(() => {});
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen, [], 'the pages logged errors');
-});
-
-function scenario(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      for (const [i, p] of pages.entries()) if (!p.isClosed()) await shot(p, `day-${name.replace(/\W+/g, '-').slice(0, 60)}-${i}`);
-      throw err;
-    }
-  });
-}
-
-async function open(device, url) {
-  const ctx = await browser.newContext(device);
-  ctx.setDefaultTimeout(10000);
-  const page = await ctx.newPage();
-  watchErrors(page, errors);
-  pages.push(page);
-  if (url) await page.goto(url);
-  return page;
-}
-
-async function noHorizontalScroll(page, where) {
-  const o = await horizontalOverflow(page);
-  assert.ok(o.scrollWidth <= o.clientWidth, `${where}: ${o.scrollWidth}px wide in ${o.clientWidth}px (${o.wide.join(', ')})`);
-}
 
 /** missTurn calls the next ticket through the quick server and waits until it expired. */
 async function missTurn(instId, ticketId, token, counter = '2') {
