@@ -199,8 +199,20 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
   const { inst } = await prequeueOffice('Commission on Elections – Intramuros', { timezone: 'Asia/Manila', hours, prequeue_minutes: 60 });
   // The server agrees: the office is closed and its draw's commitment is published.
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());
-  const board = await open(TV, `${BASE}/board/${inst.id}`);
+  // The display computer is set to New York: the board still tells the office's time.
+  const board = await open({ ...TV, timezoneId: 'America/New_York' }, `${BASE}/board/${inst.id}`);
   await live(board);
+  const times = () =>
+    board.evaluate(() => ({
+      office: new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Manila' }),
+      display: new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+    }));
+  const t0 = await times();
+  const shownClock = await text(board, '#clock');
+  const t1 = await times();
+  assert.ok([t0.office, t1.office].includes(shownClock), `the board's clock says ${shownClock}, Manila's time is ${t0.office} (New York's ${t0.display})`);
+  assert.notEqual(shownClock, t0.display);
+  assert.equal(await board.locator('#clock').getAttribute('data-timezone'), 'Asia/Manila');
   await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
   assert.match(await text(board, '#prequeue'), new RegExp(`^Opens at ${shown} · numbers are drawn at opening`));
   // Not "Closed: no new numbers today": numbers are being taken for the draw.
