@@ -253,9 +253,18 @@ scenario('phone: joins in the pre-queue window get a held number, shown as in th
   const { inst } = await prequeueOffice('National Irrigation Administration – EDSA', { timezone, hours: { [day]: [[hms(opening), hms(closing)]] }, prequeue_minutes: 1 });
   const at = `${local(opening).getUTCHours()}:${String(local(opening).getUTCMinutes()).padStart(2, '0')}`;
 
+  // An office closed with no pre-queue, for comparison.
+  const shut = await api('POST', 'institutions', { name: 'National Irrigation Administration – Cubao', kind: 'government', status: 'closed' });
+
   const phone = await open(PHONE, `${BASE}/`);
-  await phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ }).click();
+  // The office list: not "Closed" while it takes numbers for the draw.
+  const item = phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ });
+  assert.equal(await text(phone, `button.inst[data-id="${inst.id}"] .badge`), `Pre-queue open, draw at ${at}`);
+  assert.equal(await text(phone, `button.inst[data-id="${shut.id}"] .badge`), 'Closed');
+  await noHorizontalScroll(phone, 'phone, office list with a pre-queue');
+  await item.click();
   await waitFor(phone, 'the pre-queue offer', () => !document.querySelector('#join-prequeue').hidden);
+  assert.equal(await text(phone, '#join-status'), `Pre-queue open, draw at ${at}`);
   assert.match(await text(phone, '#join-prequeue'), new RegExp(`^Opens at ${at}\\. Take a number now`));
   assert.equal(await phone.locator('#join-error').isHidden(), true);
   await phone.getByRole('button', { name: 'Get my number' }).click();
