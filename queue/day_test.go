@@ -746,6 +746,9 @@ func TestDayStaffOpenDuringPrequeueDrawsFirst(t *testing.T) {
 			byDigest[digest(tk.ID)] = tk.ID
 		}
 
+		var events []Event
+		var mu sync.Mutex
+		h.svc.OnEvent(func(ev Event) { mu.Lock(); events = append(events, ev); mu.Unlock() })
 		h.setClock(time.Date(2026, 11, 23, 8, 45, 0, 0, time.UTC))
 		if opened := h.setStatus(id, StatusOpen); opened.LastIssued != 5 || opened.WaitingCount != 5 {
 			t.Fatalf("opened by hand: last issued %d, %d waiting; want the 5 held tickets drawn", opened.LastIssued, opened.WaitingCount)
@@ -769,6 +772,12 @@ func TestDayStaffOpenDuringPrequeueDrawsFirst(t *testing.T) {
 			}
 			drawn = append(drawn, tk.ID)
 		}
+		// Live clients hear the opening and the draw as one change.
+		mu.Lock()
+		if len(events) != 1 || len(events[0].Transitions) < 5 || len(events[0].Notifications) < 5 || events[0].Institution.Status != StatusOpen {
+			t.Fatalf("the opening by hand's live events: %d, want one with the 5 drawn tickets", len(events))
+		}
+		mu.Unlock()
 
 		// Joins while open by hand come after every drawn ticket.
 		h.clock.Advance(time.Minute)
