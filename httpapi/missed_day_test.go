@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/queueless/queueless/internal/app"
 	"github.com/queueless/queueless/internal/testapp"
 )
 
@@ -15,11 +14,7 @@ import (
 // modes.
 func TestHTTPMissedNumbers(t *testing.T) {
 	t.Parallel()
-	shortGrace := []testapp.Option{func(c *app.Config) { c.GracePeriod = time.Second }}
-	eachModeWith(t, shortGrace, func(t *testing.T, s *testapp.Server) {
-		id := s.CreateInstitution(map[string]any{"priority_run": 0})
-		path := testapp.Path("/api/v1/institutions/%d", id)
-		staff := s.StaffToken(id)
+	eachMissedTurnsOffice(t, func(t *testing.T, s *testapp.Server, id int64, path, staff string) {
 		missed := func() []any {
 			t.Helper()
 			r := s.Do(testapp.Request{Method: "GET", Path: path + "/missed"})

@@ -15,16 +15,23 @@ import (
 	"github.com/queueless/queueless/internal/testapp"
 )
 
+// eachMissedTurnsOffice runs fn on both modes with a 1 s grace period (a
+// called ticket misses its turn quickly), an institution without a
+// priority lane, its path and a staff token for it.
+func eachMissedTurnsOffice(t *testing.T, fn func(t *testing.T, s *testapp.Server, id int64, path, staff string)) {
+	shortGrace := []testapp.Option{func(c *app.Config) { c.GracePeriod = time.Second }}
+	eachModeWith(t, shortGrace, func(t *testing.T, s *testapp.Server) {
+		id := s.CreateInstitution(map[string]any{"priority_run": 0})
+		fn(t, s, id, testapp.Path("/api/v1/institutions/%d", id), s.StaffToken(id))
+	})
+}
+
 // TestHTTPMissedTurns drives requeue, defer, transfer, their settings and
 // the fairness log through HTTP on both modes, with a live ticket stream
 // watching a ticket whose place the others change.
 func TestHTTPMissedTurns(t *testing.T) {
 	t.Parallel()
-	shortGrace := []testapp.Option{func(c *app.Config) { c.GracePeriod = time.Second }}
-	eachModeWith(t, shortGrace, func(t *testing.T, s *testapp.Server) {
-		id := s.CreateInstitution(map[string]any{"priority_run": 0})
-		path := testapp.Path("/api/v1/institutions/%d", id)
-		staff := s.StaffToken(id)
+	eachMissedTurnsOffice(t, func(t *testing.T, s *testapp.Server, id int64, path, staff string) {
 		inst := s.Do(testapp.Request{Method: "GET", Path: path}).Map(t)
 		if inst["rejoin_window_seconds"] != 600.0 || inst["requeue_after"] != 3.0 || inst["max_requeues"] != 1.0 {
 			t.Fatalf("settings of a new institution: %v %v %v", inst["rejoin_window_seconds"], inst["requeue_after"], inst["max_requeues"])

@@ -2,7 +2,6 @@ package hub_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -26,31 +25,9 @@ type callOnBoard struct {
 // ends on the people_ahead the API gives.
 func TestBoardHearsEveryCall(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, 2, nil)
 	ctx := context.Background()
-	inst := s.institution()
-	b := s.inst[1].svc
-	if _, err := b.SetServices(ctx, inst.ID, []queue.LineSpec{{Code: "A", Name: "Payments"}, {Code: "B", Name: "Releasing"}}, queue.Meta{Actor: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	var tickets []queue.Ticket
-	for i := range 230 {
-		req := queue.JoinRequest{Service: ptr([]string{"A", "B"}[i%2])}
-		if i%5 == 0 {
-			req.Priority = ptr(queue.PrioritySenior)
-		}
-		res, err := b.Join(ctx, inst.ID, req, queue.Meta{Actor: queue.ActorCitizen})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tickets = append(tickets, res.Ticket)
-	}
-	board := s.dial(0, instPath(inst.ID))
-	board.waitFor("snapshot", 10*time.Second, func(f liveFrame) bool { return f.Type == "snapshot" })
-	phones := map[string]*client{}
-	for _, tk := range tickets[200:] {
-		phones[tk.ID] = s.dial(0, "/ticket/"+tk.ID)
-	}
+	l := newLinesStack(t, 230, []string{"A", "B"}, func(i int) bool { return i%5 == 0 }, 200)
+	inst, b, tickets, board, phones := l.inst, l.b, l.tickets, l.board, l.phones
 
 	var want []callOnBoard
 	record := func(list ...queue.Ticket) {
@@ -87,16 +64,7 @@ func TestBoardHearsEveryCall(t *testing.T) {
 	var got []callOnBoard
 	deadline := time.Now().Add(30 * time.Second)
 	for len(got) < len(want) && time.Now().Before(deadline) {
-		got = got[:0]
-		for _, f := range board.all() {
-			if f.Type == "call" {
-				var c struct{ Call callOnBoard }
-				if err := json.Unmarshal([]byte(f.Raw), &c); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, c.Call)
-			}
-		}
+		got = boardCalls(t, board)
 		time.Sleep(20 * time.Millisecond)
 	}
 	if len(got) != len(want) {
@@ -162,14 +130,8 @@ func TestBoardGetsCallsLostInAGap(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		got = got[:0]
-		for _, f := range board.all() {
-			if f.Type == "call" {
-				var c struct{ Call callOnBoard }
-				if err := json.Unmarshal([]byte(f.Raw), &c); err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, c.Call.Number)
-			}
+		for _, c := range boardCalls(t, board) {
+			got = append(got, c.Number)
 		}
 		if len(got) >= len(want) {
 			break

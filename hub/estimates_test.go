@@ -20,31 +20,9 @@ func sameEstimate(a, b *int64, ra, rb *[2]int64) bool {
 // of the day, the API's figures after.
 func TestLiveEstimates(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, 2, nil)
 	ctx := context.Background()
-	inst := s.institution()
-	b := s.inst[1].svc
-	if _, err := b.SetServices(ctx, inst.ID, []queue.LineSpec{{Code: "A", Name: "Payments"}, {Code: "B", Name: "Releasing"}}, queue.Meta{Actor: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	var tickets []queue.Ticket
-	for i := range 16 {
-		req := queue.JoinRequest{Service: ptr([]string{"A", "A", "B"}[i%3])}
-		if i%4 == 1 {
-			req.Priority = ptr(queue.PrioritySenior)
-		}
-		res, err := b.Join(ctx, inst.ID, req, queue.Meta{Actor: queue.ActorCitizen})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tickets = append(tickets, res.Ticket)
-	}
-	board := s.dial(0, instPath(inst.ID))
-	board.waitFor("snapshot", 10*time.Second, func(f liveFrame) bool { return f.Type == "snapshot" })
-	phones := map[string]*client{}
-	for _, tk := range tickets[6:] {
-		phones[tk.ID] = s.dial(0, "/ticket/"+tk.ID)
-	}
+	l := newLinesStack(t, 16, []string{"A", "A", "B"}, func(i int) bool { return i%4 == 1 }, 6)
+	inst, b, board, phones := l.inst, l.b, l.board, l.phones
 	// The views the API gives now, on every stream.
 	check := func(when string, wantA bool) {
 		t.Helper()

@@ -61,23 +61,8 @@ func (p DayPatch) empty() bool {
 // Each setting is valid or not on its own, so the others take their
 // defaults here.
 func (p DayPatch) Validate() error {
-	s := DaySettings{Timezone: "UTC"}
-	if p.Timezone != nil {
-		s.Timezone = *p.Timezone
-	}
-	if p.SetHours {
-		s.Hours = p.Hours
-	}
-	if p.ClosedDates != nil {
-		s.ClosedDates = *p.ClosedDates
-	}
-	if p.JoinCutoffMinutes != nil {
-		s.JoinCutoffMinutes = *p.JoinCutoffMinutes
-	}
-	if p.PrequeueMinutes != nil {
-		s.PrequeueMinutes = *p.PrequeueMinutes
-	}
-	if _, err := NewCalendar(s, nil); err != nil {
+	s := p.onto(OfficeDay{DaySettings: DaySettings{Timezone: "UTC"}})
+	if _, err := NewCalendar(s.DaySettings, nil); err != nil {
 		return err
 	}
 	if p.AtClose != nil && *p.AtClose != AtCloseExpire && *p.AtClose != AtCloseCarry {
@@ -86,28 +71,33 @@ func (p DayPatch) Validate() error {
 	return nil
 }
 
+// onto is d with the settings the patch sets, as given.
+func (p DayPatch) onto(d OfficeDay) OfficeDay {
+	if p.Timezone != nil {
+		d.Timezone = *p.Timezone
+	}
+	if p.SetHours {
+		d.Hours = p.Hours
+	}
+	if p.ClosedDates != nil {
+		d.ClosedDates = *p.ClosedDates
+	}
+	if p.JoinCutoffMinutes != nil {
+		d.JoinCutoffMinutes = *p.JoinCutoffMinutes
+	}
+	if p.PrequeueMinutes != nil {
+		d.PrequeueMinutes = *p.PrequeueMinutes
+	}
+	if p.AtClose != nil {
+		d.AtClose = *p.AtClose
+	}
+	return d
+}
+
 // apply sets the patched settings on d in canonical form (NewCalendar's
 // Settings) and records what changed.
 func (p DayPatch) apply(d *OfficeDay, changed map[string]any) {
-	next := *d
-	if p.Timezone != nil {
-		next.Timezone = *p.Timezone
-	}
-	if p.SetHours {
-		next.Hours = p.Hours
-	}
-	if p.ClosedDates != nil {
-		next.ClosedDates = *p.ClosedDates
-	}
-	if p.JoinCutoffMinutes != nil {
-		next.JoinCutoffMinutes = *p.JoinCutoffMinutes
-	}
-	if p.PrequeueMinutes != nil {
-		next.PrequeueMinutes = *p.PrequeueMinutes
-	}
-	if p.AtClose != nil {
-		next.AtClose = *p.AtClose
-	}
+	next := p.onto(*d)
 	if cal, err := NewCalendar(next.DaySettings, time.UTC); err == nil {
 		next.DaySettings = cal.Settings()
 	}

@@ -38,7 +38,7 @@ func (c *changeSet) joinDay(ctx context.Context, tx Tx) (officeDayJoin, error) {
 		return officeDayJoin{}, err
 	}
 	od := officeDayJoin{window: cal.Joins(c.now), drawn: n}
-	if od.window == JoinsHeld && inst.Status == StatusClosed {
+	if od.closedForDraw(inst) {
 		c.commit(cal)
 		d, _ := cal.InPrequeue(c.now)
 		od.date = d.String()
@@ -47,9 +47,22 @@ func (c *changeSet) joinDay(ctx context.Context, tx Tx) (officeDayJoin, error) {
 }
 
 // holds reports whether req becomes a held ticket: in the pre-queue
-// window of a closed institution (staff who open by hand take joins as
-// usual).
+// window of a closed institution, while its service's draw is still to
+// come (staff who open by hand draw at once and take joins as usual; a
+// ticket held after its draw would never be drawn).
 func (od officeDayJoin) holds(inst *Institution, req JoinRequest) bool {
+	if !od.closedForDraw(inst) {
+		return false
+	}
+	line := inst.joinLine(req)
+	if line == nil {
+		return true // admit answers the unknown service
+	}
+	return !inst.Day.Draws[od.date][line.Code].Drawn
+}
+
+// closedForDraw: the pre-queue window of a closed institution.
+func (od officeDayJoin) closedForDraw(inst *Institution) bool {
 	return od.window == JoinsHeld && inst.Status == StatusClosed
 }
 
@@ -63,6 +76,10 @@ func (od officeDayJoin) admit(inst *Institution, req JoinRequest, held map[strin
 			return err
 		}
 		return od.quotaWithHeld(inst, req, now)
+	}
+	if od.closedForDraw(inst) {
+		// Staff opened by hand, the draw was made, then they closed again.
+		return Errorf(CodeInstitutionClosed, "%s is closed: today's draw has been made, so numbers are given again when it opens", inst.Name)
 	}
 	if inst.Status == StatusOpen && od.window == JoinsCutOff {
 		return Errorf(CodeInstitutionClosed, "%s takes no more tickets today: joins close %d minutes before closing", inst.Name, inst.JoinCutoffMinutes)

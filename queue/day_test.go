@@ -65,6 +65,48 @@ func (h *harness) setClock(t time.Time) {
 	h.clock.mu.Unlock()
 }
 
+// statusAt runs the day job at `at` (and evaluates institution id under
+// its lock too, when tick) and fails unless id then has status want.
+func (h *harness) statusAt(id int64, at time.Time, tick bool, want Status, why string) DayReport {
+	h.t.Helper()
+	h.setClock(at)
+	rep := h.runDay()
+	if tick {
+		h.dayTick(id) // evaluated under the lock, not only skipped as not due
+	}
+	if got := h.inst(id).Status; got != want {
+		h.t.Fatalf("%s (%s): status %s, want %s (day job: %+v)", why, at, got, want, rep)
+	}
+	return rep
+}
+
+// setStatus is staff setting institution id's status by hand.
+func (h *harness) setStatus(id int64, st Status) Institution {
+	h.t.Helper()
+	inst, err := h.svc.UpdateInstitution(h.ctx, id, Patch{Status: ptr(st)}, Meta{Actor: "token:7"})
+	if err != nil {
+		h.t.Fatalf("staff set status %s: %v", st, err)
+	}
+	return inst
+}
+
+// auditCount counts institution id's audit events of kind whose data
+// contains dataPart.
+func (h *harness) auditCount(id int64, kind, dataPart string) int {
+	h.t.Helper()
+	evs, _, err := h.svc.Events(h.ctx, id, 0, 500)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind && strings.Contains(string(e.Data), dataPart) {
+			n++
+		}
+	}
+	return n
+}
+
 func TestDaySettingsStoredAndValidated(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		plain := h.institution(Fields{})
@@ -164,19 +206,13 @@ func TestDayJobOpensClosesAndHonoursOverrides(t *testing.T) {
 		}
 		inst := h.dayInst("Asia/Manila", weekHours([]string{"09:00", "12:00"}, []string{"13:00", "17:00"}), nil)
 		id := inst.ID
-		status := func() Status { return h.inst(id).Status }
 
-		h.setClock(local(8, 30, 0))
-		h.runDay()
-		if status() != StatusClosed {
-			t.Fatalf("before opening: %s", status())
-		}
+		h.statusAt(id, local(8, 30, 0), false, StatusClosed, "before opening")
 		_, err := h.svc.Join(h.ctx, id, JoinRequest{}, Meta{Actor: ActorCitizen})
 		wantCode(t, err, CodeInstitutionClosed)
 
-		h.setClock(local(9, 0, 1))
-		if rep := h.runDay(); rep.StatusSet != 1 || status() != StatusOpen {
-			t.Fatalf("at 09:00:01: %+v, status %s", rep, status())
+		if rep := h.statusAt(id, local(9, 0, 1), false, StatusOpen, "at opening"); rep.StatusSet != 1 {
+			t.Fatalf("at 09:00:01: %+v", rep)
 		}
 		v := h.inst(id).Version
 		// The same moment again, and a moment later: nothing to do.
@@ -199,52 +235,18 @@ func TestDayJobOpensClosesAndHonoursOverrides(t *testing.T) {
 
 		// Staff pause at 10:00: it holds until the next boundary (12:00).
 		h.setClock(local(10, 0, 0))
-		if _, err := h.svc.UpdateInstitution(h.ctx, id, Patch{Status: ptr(StatusPaused)}, Meta{Actor: "token:7"}); err != nil {
-			t.Fatal(err)
-		}
-		h.setClock(local(11, 59, 59))
-		h.runDay()
-		h.dayTick(id) // evaluated under the lock, not only skipped as not due
-		if status() != StatusPaused {
-			t.Fatalf("the staff pause did not hold until the next boundary: %s", status())
-		}
-		h.setClock(local(12, 0, 0))
-		h.runDay()
-		if status() != StatusClosed {
-			t.Fatalf("at 12:00 (lunch): %s", status())
-		}
-		h.setClock(local(13, 0, 2))
-		h.runDay()
-		if status() != StatusOpen {
-			t.Fatalf("at 13:00: %s", status())
-		}
+		h.setStatus(id, StatusPaused)
+		h.statusAt(id, local(11, 59, 59), true, StatusPaused, "the staff pause holds until the next boundary")
+		h.statusAt(id, local(12, 0, 0), false, StatusClosed, "lunch")
+		h.statusAt(id, local(13, 0, 2), false, StatusOpen, "after lunch")
 		// Staff open by hand after hours: it holds, and joins are taken.
-		h.setClock(local(17, 30, 0))
-		h.runDay()
-		if status() != StatusClosed {
-			t.Fatalf("after 17:00: %s", status())
-		}
-		if _, err := h.svc.UpdateInstitution(h.ctx, id, Patch{Status: ptr(StatusOpen)}, Meta{Actor: "token:7"}); err != nil {
-			t.Fatal(err)
-		}
-		h.setClock(local(18, 0, 0))
-		h.runDay()
-		h.dayTick(id)
-		if status() != StatusOpen {
-			t.Fatalf("staff opening after hours did not hold: %s", status())
-		}
+		h.statusAt(id, local(17, 30, 0), false, StatusClosed, "after hours")
+		h.setStatus(id, StatusOpen)
+		h.statusAt(id, local(18, 0, 0), true, StatusOpen, "staff opening after hours holds")
 		h.join(id, JoinRequest{})
 		// Until the next boundary: Tuesday 09:00 opens, as the schedule says.
-		h.setClock(local(9+24, 0, 1))
-		h.runDay()
-		if status() != StatusOpen {
-			t.Fatalf("tuesday 09:00: %s", status())
-		}
-		h.setClock(local(12+24, 0, 1))
-		h.runDay()
-		if status() != StatusClosed {
-			t.Fatalf("tuesday 12:00: %s", status())
-		}
+		h.statusAt(id, local(9+24, 0, 1), false, StatusOpen, "tuesday's opening")
+		h.statusAt(id, local(12+24, 0, 1), false, StatusClosed, "tuesday's lunch")
 	})
 }
 
@@ -261,16 +263,8 @@ func TestDayJoinCutoffAndClosedDates(t *testing.T) {
 		_, err := h.svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen})
 		wantCode(t, err, CodeInstitutionClosed)
 		// The closed date: no opening on Tuesday; Wednesday opens.
-		h.setClock(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-		h.runDay()
-		if s := h.inst(inst.ID).Status; s != StatusClosed {
-			t.Fatalf("closed date: %s", s)
-		}
-		h.setClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-		h.runDay()
-		if s := h.inst(inst.ID).Status; s != StatusOpen {
-			t.Fatalf("wednesday: %s", s)
-		}
+		h.statusAt(inst.ID, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), false, StatusClosed, "a closed date")
+		h.statusAt(inst.ID, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), false, StatusOpen, "wednesday")
 	})
 }
 
@@ -302,15 +296,8 @@ func TestDayCloseExpiresWaitingTickets(t *testing.T) {
 				t.Fatalf("ticket %s: %s, notifications %v", tk.Label, got.Status, evs)
 			}
 		}
-		all, _, _ := h.svc.Events(h.ctx, id, 0, 500)
-		reasons := 0
-		for _, e := range all {
-			if e.Kind == AuditExpired && strings.Contains(string(e.Data), `"reason":"office_closed"`) {
-				reasons++
-			}
-		}
-		if reasons != 2 {
-			t.Fatalf("%d expiries with reason office_closed, want 2", reasons)
+		if n := h.auditCount(id, AuditExpired, `"reason":"office_closed"`); n != 2 {
+			t.Fatalf("%d expiries with reason office_closed, want 2", n)
 		}
 		// Idempotent by date: later runs close nothing more.
 		h.clock.Advance(time.Hour)
@@ -356,23 +343,13 @@ func TestDayJobOnDaylightSavingDay(t *testing.T) {
 		// New York springs forward on Sunday 2026-03-08: 08:00 is 12:00 UTC
 		// that day (EDT), 13:00 UTC the Sunday before (EST).
 		inst := h.dayInst("America/New_York", map[string][][]string{"sun": {{"08:00", "17:00"}}}, nil)
-		h.setClock(time.Date(2026, 3, 8, 11, 59, 58, 0, time.UTC))
-		h.runDay()
-		if s := h.inst(inst.ID).Status; s != StatusClosed {
-			t.Fatalf("07:59:58 EDT: %s", s)
-		}
-		h.setClock(time.Date(2026, 3, 8, 12, 0, 1, 0, time.UTC))
-		h.runDay()
-		if s := h.inst(inst.ID).Status; s != StatusOpen {
-			t.Fatalf("08:00:01 EDT (12:00:01 UTC): %s", s)
-		}
+		h.statusAt(inst.ID, time.Date(2026, 3, 8, 11, 59, 58, 0, time.UTC), false, StatusClosed, "07:59:58 EDT")
+		h.statusAt(inst.ID, time.Date(2026, 3, 8, 12, 0, 1, 0, time.UTC), false, StatusOpen, "08:00:01 EDT")
 		h.join(inst.ID, JoinRequest{})
-		h.setClock(time.Date(2026, 3, 8, 20, 59, 59, 0, time.UTC))
-		if rep := h.runDay(); rep.DaysClosed != 0 || h.inst(inst.ID).Status != StatusOpen {
+		if rep := h.statusAt(inst.ID, time.Date(2026, 3, 8, 20, 59, 59, 0, time.UTC), false, StatusOpen, "16:59:59 EDT"); rep.DaysClosed != 0 {
 			t.Fatalf("16:59:59 EDT: %+v", rep)
 		}
-		h.setClock(time.Date(2026, 3, 8, 21, 0, 0, 0, time.UTC))
-		if rep := h.runDay(); rep.DaysClosed != 1 || rep.Expired != 1 || h.inst(inst.ID).Status != StatusClosed {
+		if rep := h.statusAt(inst.ID, time.Date(2026, 3, 8, 21, 0, 0, 0, time.UTC), false, StatusClosed, "17:00 EDT"); rep.DaysClosed != 1 || rep.Expired != 1 {
 			t.Fatalf("17:00 EDT: %+v", rep)
 		}
 	})
@@ -387,6 +364,25 @@ func (h *harness) otherInstance(t *testing.T) *Service {
 	return NewService(h.svc.store, Config{Now: h.clock.Now})
 }
 
+// onTwoInstances runs fn(i, svc) for every i < n at once, svc this
+// instance for even i and another over the same data for odd i.
+func (h *harness) onTwoInstances(t *testing.T, n int, fn func(i int, svc *Service)) {
+	other := h.otherInstance(t)
+	var wg sync.WaitGroup
+	for i := range n {
+		svc := h.svc
+		if i%2 == 1 {
+			svc = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, svc)
+		}()
+	}
+	wg.Wait()
+}
+
 // TestDayJobRunsOnceAtOnce: evaluators on two instances at the same
 // moment close the day once.
 func TestDayJobRunsOnceAtOnce(t *testing.T) {
@@ -397,23 +393,10 @@ func TestDayJobRunsOnceAtOnce(t *testing.T) {
 		for range 20 {
 			h.join(inst.ID, JoinRequest{})
 		}
-		other := h.otherInstance(t)
 		at := time.Date(2026, 11, 23, 17, 0, 2, 0, time.UTC)
-		var wg sync.WaitGroup
 		reps := make([]DayReport, 4)
 		errs := make([]error, 4)
-		for i := range reps {
-			svc := h.svc
-			if i%2 == 1 {
-				svc = other
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				reps[i], errs[i] = svc.RunDay(h.ctx, at)
-			}()
-		}
-		wg.Wait()
+		h.onTwoInstances(t, len(reps), func(i int, svc *Service) { reps[i], errs[i] = svc.RunDay(h.ctx, at) })
 		var sum DayReport
 		for i := range reps {
 			if errs[i] != nil {
@@ -589,8 +572,9 @@ func TestDayFairOpening(t *testing.T) {
 	})
 }
 
-// TestDayDrawBeforeFirstJoinAfterOpening: a join that takes the lock
-// after the opening, before the job, draws first and comes after.
+// TestDayDrawBeforeFirstJoinAfterOpening: staff who open by hand at the
+// opening, before the job runs, draw first (drawOnHandOpening; a join
+// taking the lock first would draw too, joinDay); the join comes after.
 func TestDayDrawBeforeFirstJoinAfterOpening(t *testing.T) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		inst := h.dayInst("UTC", weekHours([]string{"09:00", "17:00"}), func(p *DayPatch) { p.PrequeueMinutes = ptr(10) })
@@ -601,9 +585,7 @@ func TestDayDrawBeforeFirstJoinAfterOpening(t *testing.T) {
 		}
 		h.setClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 		// Staff open by hand at the opening before the job runs.
-		if _, err := h.svc.UpdateInstitution(h.ctx, inst.ID, Patch{Status: ptr(StatusOpen)}, Meta{Actor: "token:1"}); err != nil {
-			t.Fatal(err)
-		}
+		h.setStatus(inst.ID, StatusOpen)
 		late := h.join(inst.ID, JoinRequest{})
 		if late.Number != 4 || late.PeopleAhead != 3 {
 			t.Fatalf("first join after the opening: number %d, %d ahead", late.Number, late.PeopleAhead)
@@ -629,33 +611,19 @@ func TestDayDrawOnceAcrossInstances(t *testing.T) {
 		for range 30 {
 			h.join(inst.ID, JoinRequest{})
 		}
-		other := h.otherInstance(t)
 		at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		h.setClock(at)
-		var wg sync.WaitGroup
-		drawn := make([]int, 6)
-		for i := range drawn {
-			svc := h.svc
-			if i%2 == 1 {
-				svc = other
+		h.onTwoInstances(t, 6, func(i int, svc *Service) {
+			if i < 2 {
+				if _, err := svc.RunDay(h.ctx, at); err != nil {
+					t.Error(err)
+				}
+				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if i < 2 {
-					rep, err := svc.RunDay(h.ctx, at)
-					if err != nil {
-						t.Error(err)
-					}
-					drawn[i] = rep.Drawn
-					return
-				}
-				if _, err := svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen}); err != nil {
-					wantCode(t, err, CodeInstitutionClosed) // before the job opened it
-				}
-			}()
-		}
-		wg.Wait()
+			if _, err := svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen}); err != nil {
+				wantCode(t, err, CodeInstitutionClosed) // before the job opened it
+			}
+		})
 		got := h.inst(inst.ID)
 		tickets, _, err := h.svc.StaffTickets(h.ctx, inst.ID, []TicketStatus{TicketWaiting, TicketNotified}, 0, 500)
 		if err != nil {
@@ -676,14 +644,7 @@ func TestDayDrawOnceAcrossInstances(t *testing.T) {
 		if order := ownDrawOrder(t, d["A"]); !slices.Equal(order, d["A"].Order) {
 			t.Fatal("published order does not recompute")
 		}
-		audit, _, _ := h.svc.Events(h.ctx, inst.ID, 0, 500)
-		draws := 0
-		for _, e := range audit {
-			if e.Kind == AuditDraw {
-				draws++
-			}
-		}
-		if draws != 1 {
+		if draws := h.auditCount(inst.ID, AuditDraw, ""); draws != 1 {
 			t.Fatalf("%d draws recorded, want 1", draws)
 		}
 	})
@@ -761,5 +722,87 @@ func TestDayHeldJoinsCountTowardQuota(t *testing.T) {
 		h.runDay() // opens and draws the two held tickets
 		_, err = h.svc.Join(h.ctx, inst.ID, JoinRequest{}, Meta{Actor: ActorCitizen})
 		wantCode(t, err, CodeQueueFull) // after the draw issued the quota
+	})
+}
+
+// TestDayStaffOpenDuringPrequeueDrawsFirst: staff who open the office by
+// hand during the pre-queue window open it: the held tickets are drawn
+// then, in drawn order, and every later join comes after them. Closed
+// again before the opening, the office holds no more tickets (their draw
+// is made) and the opening draws nothing twice.
+func TestDayStaffOpenDuringPrequeueDrawsFirst(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		inst := h.dayInst("UTC", weekHours([]string{"09:00", "17:00"}), func(p *DayPatch) { p.PrequeueMinutes = ptr(30) })
+		id := inst.ID
+		h.setClock(time.Date(2026, 11, 23, 8, 40, 0, 0, time.UTC))
+		h.runDay()
+		byDigest := map[string]string{}
+		for range 5 {
+			h.clock.Advance(time.Second)
+			tk := h.join(id, JoinRequest{})
+			if tk.Status != TicketHeld {
+				t.Fatalf("pre-queue join: %s, want held", tk.Status)
+			}
+			byDigest[digest(tk.ID)] = tk.ID
+		}
+
+		var events []Event
+		var mu sync.Mutex
+		h.svc.OnEvent(func(ev Event) { mu.Lock(); events = append(events, ev); mu.Unlock() })
+		h.setClock(time.Date(2026, 11, 23, 8, 45, 0, 0, time.UTC))
+		if opened := h.setStatus(id, StatusOpen); opened.LastIssued != 5 || opened.WaitingCount != 5 {
+			t.Fatalf("opened by hand: last issued %d, %d waiting; want the 5 held tickets drawn", opened.LastIssued, opened.WaitingCount)
+		}
+		d, err := h.svc.Draws(h.ctx, id, "2026-11-23")
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := ownDrawOrder(t, d["A"])
+		if !slices.Equal(order, d["A"].Order) || len(order) != 5 {
+			t.Fatalf("published order %v, recomputed %v", d["A"].Order, order)
+		}
+		drawn := []string{}
+		for k, dg := range order {
+			tk := h.ticket(byDigest[dg])
+			if tk.Number != int64(k+1) || tk.Label != FormatLabel("A", int64(k+1)) || !tk.Status.Waiting() || tk.PeopleAhead != int64(k) {
+				t.Fatalf("drawn %d: number %d label %s status %s ahead %d", k, tk.Number, tk.Label, tk.Status, tk.PeopleAhead)
+			}
+			if evs := h.events(tk.ID); len(evs) == 0 || evs[0] != NotifyDrawn {
+				t.Fatalf("drawn ticket notifications %v", evs)
+			}
+			drawn = append(drawn, tk.ID)
+		}
+		// Live clients hear the opening and the draw as one change.
+		mu.Lock()
+		if len(events) != 1 || len(events[0].Transitions) < 5 || len(events[0].Notifications) < 5 || events[0].Institution.Status != StatusOpen {
+			t.Fatalf("the opening by hand's live events: %d, want one with the 5 drawn tickets", len(events))
+		}
+		mu.Unlock()
+
+		// Joins while open by hand come after every drawn ticket.
+		h.clock.Advance(time.Minute)
+		late := h.join(id, JoinRequest{})
+		if late.Number != 6 || late.Label != "A-006" || late.PeopleAhead != 5 {
+			t.Fatalf("join after the opening by hand: number %d, %s, %d ahead; want 6, A-006, 5 ahead", late.Number, late.Label, late.PeopleAhead)
+		}
+		// Closed again before the opening: no held ticket that no draw would take.
+		h.clock.Advance(time.Minute)
+		h.setStatus(id, StatusClosed)
+		_, err = h.svc.Join(h.ctx, id, JoinRequest{}, Meta{Actor: ActorCitizen})
+		wantCode(t, err, CodeInstitutionClosed)
+
+		if rep := h.statusAt(id, time.Date(2026, 11, 23, 9, 0, 1, 0, time.UTC), false, StatusOpen, "the opening after a draw by hand"); rep.Drawn != 0 {
+			t.Fatalf("the opening drew again after the draw by hand: %+v", rep)
+		}
+		res := h.advance(id, 6, "1")
+		want := append(drawn, late.ID)
+		for i, c := range res.Called {
+			if c.ID != want[i] {
+				t.Fatalf("call %d was %s, want the drawn tickets in drawn order, then the later join", i, c.Label)
+			}
+		}
+		if draws := h.auditCount(id, AuditDraw, ""); draws != 1 {
+			t.Fatalf("%d draws recorded, want 1", draws)
+		}
 	})
 }

@@ -19,7 +19,9 @@ package queue
 //   - Fair opening: when a pre-queue window opens, each service's draw
 //     publishes its commitment; at the opening the held tickets are drawn
 //     (draw.go), here or in the first join after the opening, whichever
-//     takes the lock first.
+//     takes the lock first. Staff who open by hand during the window open
+//     the office: the draw is made then, in their change
+//     (drawOnHandOpening), and later joins come after the drawn tickets.
 
 import (
 	"context"
@@ -307,11 +309,16 @@ func (c *changeSet) drawDue(ctx context.Context, tx Tx, cal *Calendar) (int, err
 	for _, date := range dates {
 		d, _ := ParseDate(date)
 		open, ok := cal.FirstOpening(d)
-		if ok && now.Before(open) {
-			continue // not yet
-		}
-		if !ok {
+		switch {
+		case !ok:
 			open = now // the schedule changed: the held tickets are drawn now
+		case now.Before(open) && inst.Status == StatusOpen:
+			// Staff opened the office by hand before its opening: that is
+			// the opening. The held tickets are drawn now, before any join
+			// the open office takes, so every later join comes after them.
+			open = now
+		case now.Before(open):
+			continue // not yet
 		}
 		if !loaded {
 			var err error
@@ -341,6 +348,19 @@ func (c *changeSet) drawDue(ctx context.Context, tx Tx, cal *Calendar) (int, err
 		}
 	}
 	return total, nil
+}
+
+// drawOnHandOpening is the fair opening when staff open the office by
+// hand during a pre-queue window (changed is the patch's changes): the
+// draw is made in the same transaction, before the office takes any join.
+func (c *changeSet) drawOnHandOpening(ctx context.Context, tx Tx, changed map[string]any) error {
+	if _, ok := changed["status"]; !ok || c.inst.Status != StatusOpen || len(c.inst.Day.Draws) == 0 {
+		return nil
+	}
+	c.inst.ensureLines()
+	c.inst.Day = c.inst.Day.clone()
+	_, err := c.drawDue(ctx, tx, c.inst.Calendar())
+	return err
 }
 
 // drawLine draws the held tickets of line code with rec's seed.

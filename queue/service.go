@@ -236,10 +236,16 @@ func (s *Service) UpdateInstitution(ctx context.Context, id int64, p Patch, meta
 		}
 		now := s.clock()
 		noteDayChanges(&inst, changed, now)
+		data, _ := json.Marshal(changed)
+		c := &changeSet{s: s, now: now, meta: Meta{Actor: ActorSystem}, inst: &inst}
+		c.ch.Audit = []AuditEvent{s.audit(now, AuditUpdated, nil, meta, data)}
+		if err := c.drawOnHandOpening(ctx, tx, changed); err != nil {
+			return Changes{}, nil, err
+		}
 		s.bump(&inst, now)
 		out = inst
-		data, _ := json.Marshal(changed)
-		return Changes{Institution: &inst, Audit: []AuditEvent{s.audit(now, AuditUpdated, nil, meta, data)}}, nil, nil
+		c.ch.Institution = &inst
+		return c.ch, c.trans, nil
 	})
 	out.estimate(s.clock())
 	return out, err

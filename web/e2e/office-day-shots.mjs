@@ -2,7 +2,8 @@
 // screenshots.mjs after its own: a phone that missed its turn, the
 // fairness log, the staff console's missed turns and transfer, the hours
 // editor, the board with the day's missed numbers, and a real office in
-// its pre-queue window: the board's notice and a phone's held number.
+// its pre-queue window: the board's notice (and clock, in the office's
+// time), the phone's office list saying so, and a phone's held number.
 
 import { BASE, PHONE, TV, api, control, live, waitFor, joinFromPhone } from './helpers.mjs';
 
@@ -115,6 +116,13 @@ export async function officeDayShots({ browser, out, registry, bank, staff, admi
 
     const heldCtx = await browser.newContext({ ...PHONE, deviceScaleFactor: 2 });
     const held = await heldCtx.newPage();
+    // The phone's office list: "Pre-queue open, draw at …", not "Closed".
+    await held.goto(`${BASE}/`);
+    const badge = held.locator('button.inst .badge.prequeue');
+    await badge.waitFor();
+    await badge.scrollIntoViewIfNeeded();
+    await sleep(300);
+    await held.screenshot({ path: `${out}/phone-offices-prequeue.png` });
     await joinFromPhone(held, 'Bureau of Immigration');
     await waitFor(held, 'held view', () => !document.querySelector('#t-held').hidden);
     await sleep(300);

@@ -6,57 +6,19 @@
 // the database and calls with a 2 s grace period, so that a ticket misses
 // its turn in seconds.
 
-import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, PHONE, DESK, TV, ADMIN, api, control, office, launch, live, waitFor, text, shot, watchErrors, joinFromPhone, signIn, setUpLines, horizontalOverflow } from './helpers.mjs';
+import { BASE, PHONE, DESK, TV, ADMIN, api, control, office, live, waitFor, text, joinFromPhone, signIn, setUpLines } from './helpers.mjs';
+import { browserTests, assertNoHorizontalScroll as noHorizontalScroll } from './scenarios.mjs';
 
-let browser;
 let quick; // the base URL of the 2 s grace server
-let errors = [];
-const pages = [];
 
-before(async () => {
-  browser = await launch();
-  quick = (await control('start', 'quick')).url;
+const { scenario, open } = browserTests({
+  shotPrefix: 'day-',
+  setUp: async () => {
+    quick = (await control('start', 'quick')).url;
+  },
+  tearDown: () => control('stop', 'quick').catch(() => {}),
 });
-
-after(async () => {
-  await browser?.close();
-  await control('stop', 'quick').catch(() => {});
-});
-
-afterEach(async () => {
-  for (const p of pages.splice(0)) await p.context().close().catch(() => {});
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen, [], 'the pages logged errors');
-});
-
-function scenario(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      for (const [i, p] of pages.entries()) if (!p.isClosed()) await shot(p, `day-${name.replace(/\W+/g, '-').slice(0, 60)}-${i}`);
-      throw err;
-    }
-  });
-}
-
-async function open(device, url) {
-  const ctx = await browser.newContext(device);
-  ctx.setDefaultTimeout(10000);
-  const page = await ctx.newPage();
-  watchErrors(page, errors);
-  pages.push(page);
-  if (url) await page.goto(url);
-  return page;
-}
-
-async function noHorizontalScroll(page, where) {
-  const o = await horizontalOverflow(page);
-  assert.ok(o.scrollWidth <= o.clientWidth, `${where}: ${o.scrollWidth}px wide in ${o.clientWidth}px (${o.wide.join(', ')})`);
-}
 
 /** missTurn calls the next ticket through the quick server and waits until it expired. */
 async function missTurn(instId, ticketId, token, counter = '2') {
@@ -237,8 +199,20 @@ scenario('board: "opens at 8:00, numbers are drawn at opening" during the pre-qu
   const { inst } = await prequeueOffice('Commission on Elections – Intramuros', { timezone: 'Asia/Manila', hours, prequeue_minutes: 60 });
   // The server agrees: the office is closed and its draw's commitment is published.
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Manila' }).format(new Date());
-  const board = await open(TV, `${BASE}/board/${inst.id}`);
+  // The display computer is set to New York: the board still tells the office's time.
+  const board = await open({ ...TV, timezoneId: 'America/New_York' }, `${BASE}/board/${inst.id}`);
   await live(board);
+  const times = () =>
+    board.evaluate(() => ({
+      office: new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Manila' }),
+      display: new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+    }));
+  const t0 = await times();
+  const shownClock = await text(board, '#clock');
+  const t1 = await times();
+  assert.ok([t0.office, t1.office].includes(shownClock), `the board's clock says ${shownClock}, Manila's time is ${t0.office} (New York's ${t0.display})`);
+  assert.notEqual(shownClock, t0.display);
+  assert.equal(await board.locator('#clock').getAttribute('data-timezone'), 'Asia/Manila');
   await waitFor(board, 'pre-queue notice', () => !document.querySelector('#prequeue').hidden);
   assert.match(await text(board, '#prequeue'), new RegExp(`^Opens at ${shown} · numbers are drawn at opening`));
   // Not "Closed: no new numbers today": numbers are being taken for the draw.
@@ -279,9 +253,18 @@ scenario('phone: joins in the pre-queue window get a held number, shown as in th
   const { inst } = await prequeueOffice('National Irrigation Administration – EDSA', { timezone, hours: { [day]: [[hms(opening), hms(closing)]] }, prequeue_minutes: 1 });
   const at = `${local(opening).getUTCHours()}:${String(local(opening).getUTCMinutes()).padStart(2, '0')}`;
 
+  // An office closed with no pre-queue, for comparison.
+  const shut = await api('POST', 'institutions', { name: 'National Irrigation Administration – Cubao', kind: 'government', status: 'closed' });
+
   const phone = await open(PHONE, `${BASE}/`);
-  await phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ }).click();
+  // The office list: not "Closed" while it takes numbers for the draw.
+  const item = phone.getByRole('button', { name: /National Irrigation Administration – EDSA/ });
+  assert.equal(await text(phone, `button.inst[data-id="${inst.id}"] .badge`), `Pre-queue open, draw at ${at}`);
+  assert.equal(await text(phone, `button.inst[data-id="${shut.id}"] .badge`), 'Closed');
+  await noHorizontalScroll(phone, 'phone, office list with a pre-queue');
+  await item.click();
   await waitFor(phone, 'the pre-queue offer', () => !document.querySelector('#join-prequeue').hidden);
+  assert.equal(await text(phone, '#join-status'), `Pre-queue open, draw at ${at}`);
   assert.match(await text(phone, '#join-prequeue'), new RegExp(`^Opens at ${at}\\. Take a number now`));
   assert.equal(await phone.locator('#join-error').isHidden(), true);
   await phone.getByRole('button', { name: 'Get my number' }).click();

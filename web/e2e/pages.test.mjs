@@ -2,7 +2,6 @@
 // Chromium. Run by web/browser_test.go, which builds and starts the server
 // (production mode) and sets QL_* in the environment.
 
-import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BASE,
@@ -12,72 +11,21 @@ import {
   api,
   control,
   office,
-  launch,
   live,
   waitFor,
   text,
-  shot,
-  watchErrors,
   joinFromPhone,
   signIn,
-  horizontalOverflow,
   stubSpeech,
   setUpLines,
   ADMIN,
 } from './helpers.mjs';
+import { browserTests, assertNoHorizontalScroll } from './scenarios.mjs';
 
 // The contract's promise, as the issue puts it: within 2 s of the call.
 const CALL_SHOWN_WITHIN_MS = 2000;
 
-let browser;
-let errors = [];
-const pages = [];
-
-before(async () => {
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-afterEach(async () => {
-  for (const p of pages.splice(0)) await p.context().close().catch(() => {});
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen, [], 'the pages logged errors');
-});
-
-// scenario is test(), leaving a picture of every open page behind when it
-// fails.
-function scenario(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      for (const [i, p] of pages.entries()) if (!p.isClosed()) await shot(p, `${name.replace(/\W+/g, '-').slice(0, 60)}-${i}`);
-      throw err;
-    }
-  });
-}
-
-async function open(device, url) {
-  const ctx = await browser.newContext(device);
-  ctx.setDefaultTimeout(10000);
-  const page = await ctx.newPage();
-  watchErrors(page, errors);
-  pages.push(page);
-  if (url) await page.goto(url);
-  return page;
-}
-
-async function assertNoHorizontalScroll(page, where) {
-  const o = await horizontalOverflow(page);
-  assert.ok(
-    o.scrollWidth <= o.clientWidth,
-    `${where}: page is ${o.scrollWidth}px wide in a ${o.clientWidth}px viewport (too wide: ${o.wide.join(', ')})`,
-  );
-}
+const { scenario, open, keep } = browserTests();
 
 scenario('a phone joins, staff call it: within 2 s the phone shows its turn and the board the call; check-in, next call, served', async () => {
   const { inst, token } = await office('Bureau of Internal Revenue – RDO 38');
@@ -601,7 +549,7 @@ scenario('staff call from a service or from the counter, pause a service, call o
   await waitFor(staff, 'the walk-in number shown', () => document.querySelector('#walkin-label').textContent === 'B-003');
   assert.match(await text(staff, '#walkin-what'), /Registrations · priority: senior citizen/);
   const [slip] = await Promise.all([staff.context().waitForEvent('page'), staff.getByRole('link', { name: 'Print the slip of B-003' }).click()]);
-  pages.push(slip);
+  keep(slip);
   await slip.waitForLoadState();
   assert.match(new URL(slip.url()).pathname, /^\/t\/[0-9a-f-]{36}$/);
   assert.equal(await text(slip, '[data-label]'), 'B-003');
@@ -632,17 +580,14 @@ scenario("the board takes a burst of call frames from the stream (the contract's
   // says a v1.1 server sends: the page's own handling of `call` frames.
   const { inst } = await office('Government Service Insurance System – Pasay');
   const full = await setUpLines(inst.id, THREE_LINES.slice(0, 2), [{ name: '3', services: ['A', 'B'] }, { name: '4', services: ['B'] }]);
-  const ctx = await browser.newContext(TV);
-  await stubSpeech(ctx);
   let socket;
-  await ctx.routeWebSocket(/\/live$/, (ws) => {
-    socket = ws;
-    ws.send(JSON.stringify({ type: 'snapshot', institution: full }));
+  const board = await open(TV, `${BASE}/board/${inst.id}`, async (ctx) => {
+    await stubSpeech(ctx);
+    await ctx.routeWebSocket(/\/live$/, (ws) => {
+      socket = ws;
+      ws.send(JSON.stringify({ type: 'snapshot', institution: full }));
+    });
   });
-  const board = await ctx.newPage();
-  watchErrors(board, errors);
-  pages.push(board);
-  await board.goto(`${BASE}/board/${inst.id}`);
   await live(board);
   await speechOn(board);
   const at = new Date().toISOString();
@@ -679,12 +624,7 @@ scenario('a board on one server sees every call of a 50-ticket advance made thro
   await setUpLines(inst.id, THREE_LINES.slice(0, 2), [{ name: '1', services: ['A'] }, { name: '2', services: ['B'] }]);
   for (let i = 0; i < 30; i++) await api('POST', `institutions/${inst.id}/tickets`, { service: 'A' });
   for (let i = 0; i < 25; i++) await api('POST', `institutions/${inst.id}/tickets`, { service: 'B' });
-  const ctx = await browser.newContext(TV);
-  await stubSpeech(ctx);
-  const board = await ctx.newPage();
-  watchErrors(board, errors);
-  pages.push(board);
-  await board.goto(`${BASE}/board/${inst.id}`);
+  const board = await open(TV, `${BASE}/board/${inst.id}`, stubSpeech);
   await live(board);
   await speechOn(board);
 

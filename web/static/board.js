@@ -171,7 +171,9 @@ function renderTiles(flashing) {
 // ---------- the office ----------
 
 function render(i) {
+  const zoneChanged = !inst || inst.timezone !== i.timezone;
   inst = i;
+  if (zoneChanged) showClock();
   document.title = `${i.name} – now serving`;
   $('name').textContent = i.name;
   say($('status'), statusNotes[i.status] || '');
@@ -250,8 +252,16 @@ async function fetchState() {
   }
 }
 
+// The clock shows the office's local time (its timezone), not the
+// display's: a board's computer may be set to any zone.
+function showClock() {
+  const tz = inst ? inst.timezone : '';
+  $('clock').textContent = clock(new Date(), false, tz);
+  $('clock').dataset.timezone = tz || '';
+}
+
 function tick() {
-  $('clock').textContent = clock(new Date());
+  showClock();
   prequeue.tick();
 }
 

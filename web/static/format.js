@@ -29,12 +29,23 @@ export function statusText(status) {
   return statusWords[status] || status;
 }
 
-/** clock formats a time as the reader's local hours and minutes. */
-export function clock(t, withSeconds = false) {
+/**
+ * clock formats a time as hours and minutes: in timeZone (an IANA name,
+ * e.g. the office's) when given and known to this browser, else the
+ * reader's own.
+ */
+export function clock(t, withSeconds = false, timeZone = undefined) {
   const d = t instanceof Date ? t : new Date(t);
   if (Number.isNaN(d.getTime())) return '';
   const opts = { hour: '2-digit', minute: '2-digit' };
   if (withSeconds) opts.second = '2-digit';
+  if (timeZone) {
+    try {
+      return d.toLocaleTimeString([], { ...opts, timeZone });
+    } catch {
+      /* a zone this browser does not know: the reader's time */
+    }
+  }
   return d.toLocaleTimeString([], opts);
 }
 

@@ -8,7 +8,7 @@
 // `drawn` update arrives.
 
 import { pageURL } from './api.js';
-import { el, say } from './format.js';
+import { el, say, statusText } from './format.js';
 import { prequeueOpening, wall } from './prequeue.js';
 
 /**
@@ -18,6 +18,17 @@ import { prequeueOpening, wall } from './prequeue.js';
  */
 export function holdsJoins(inst, now = new Date()) {
   return inst && inst.status === 'closed' ? prequeueOpening(inst, now) : null;
+}
+
+/**
+ * officeBadge is an office's status badge: "Pre-queue open, draw at 8:00"
+ * while it holds joins for the draw (it is closed, yet takes numbers),
+ * else its status ("Open", "Closed").
+ */
+export function officeBadge(inst, now = new Date()) {
+  const draw = holdsJoins(inst, now);
+  if (draw) return el('span', { class: 'badge prequeue', text: `Pre-queue open, draw at ${draw}` });
+  return el('span', { class: `badge ${inst.status}`, text: statusText(inst.status) });
 }
 
 /** firstOpening is the office's first opening today ("8:00"), or null. */

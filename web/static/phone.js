@@ -7,7 +7,7 @@ import { attachNotify } from './notify.js'; // texts and push opt-in of the tick
 import { offerFeedback } from './feedback.js';
 import { Live, newerTicket } from './live.js';
 import { OfficeDay } from './phone-day.js';
-import { HeldView, holdsJoins } from './phone-held.js';
+import { HeldView, holdsJoins, officeBadge } from './phone-held.js';
 import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
@@ -115,7 +115,7 @@ function renderInstitutions() {
           el(
             'span',
             { class: 'inst-meta' },
-            el('span', { class: `badge ${inst.status}`, text: statusText(inst.status) }),
+            officeBadge(inst),
             el('span', { text: `${inst.waiting_count} waiting` }),
             el('span', { text: instWait(inst) === 'No wait' ? 'No wait' : `Wait: ${instWait(inst).toLowerCase()}` }),
           ),
@@ -165,7 +165,7 @@ function renderJoinFacts() {
   const several = sortedServices(inst).length > 1;
   // With several services the figures are the picked service's.
   const status = inst.status !== 'open' || !several || !svc ? inst.status : svc.status;
-  const badge = el('span', { class: `badge ${status}`, text: statusText(status) });
+  const badge = status === inst.status ? officeBadge(inst) : el('span', { class: `badge ${status}`, text: statusText(status) });
   $('join-status').replaceChildren(badge);
   const figures = several && svc ? svc : inst;
   $('join-waiting').textContent = String(figures.waiting_count);
