@@ -95,7 +95,8 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 		Command: fmt.Sprintf("loadgen fanout -subscribers %d -calls %d -interval %s -procs 3 -source-cidr %s [-target minimal|centrifugo] [-subscribe-url <second instance>]",
 			subs, calls, interval, benchSourceCIDR),
 	}
-	s.Table = header("run", "server", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "call p50 ms", "connect p99 ms")
+	s.Table = header("run", "server", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "call p50 ms", "connect p99 ms",
+		"write(2) per delivery", "server CPU ms per call")
 	p99 := map[string][]float64{}
 	p50 := map[string][]float64{}
 	var top func() string
@@ -108,12 +109,22 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 			if fc.sub != fc.pub {
 				f.SubscribeURL = fc.sub.URL
 			}
-			if b.cfg.Profile && i == b.cfg.Runs-1 && fc.target == TargetQueueLess && fc.instances == 1 {
-				srv := fc.pub
-				opts.AllReady = func(context.Context) error {
+			// The subscribers' server's write(2) calls and CPU time from
+			// the first call to the last delivery: the cost of a fan-out.
+			var before, after procCounters
+			var cerr error
+			profile := b.cfg.Profile && i == b.cfg.Runs-1 && fc.target == TargetQueueLess && fc.instances == 1
+			opts.AllReady = func(context.Context) error {
+				if profile {
 					// The bench's context: the profile outlives the run's.
-					top = b.cpuProfile(ctx, srv, "fanout", f.Hold, time.Duration(calls)*interval)
-					return nil
+					top = b.cpuProfile(ctx, fc.pub, "fanout", f.Hold, time.Duration(calls)*interval)
+				}
+				before, cerr = fc.sub.counters()
+				return nil
+			}
+			f.Settled = func() {
+				if cerr == nil {
+					after, cerr = fc.sub.counters()
 				}
 			}
 			res, err := Execute(ctx, opts, f)
@@ -126,8 +137,13 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 			exp, _ := res.Info["deliveries_expected"].(uint64)
 			p99[fc.label()] = append(p99[fc.label()], d.P99)
 			p50[fc.label()] = append(p50[fc.label()], d.P50)
+			writes, cpu := "?", "?"
+			if made, _ := res.Info["calls_made"].(int64); cerr == nil && made > 0 && d.Timed > 0 {
+				writes = f2(float64(after.writes-before.writes) / float64(d.Timed))
+				cpu = f1(float64(after.cpu-before.cpu) / float64(time.Millisecond) / float64(made))
+			}
 			s.Table = append(s.Table, row(strconv.Itoa(i+1), fc.label(), fmt.Sprintf("%d/%d", d.Timed, exp),
-				f1(d.P50), f1(d.P90), f1(d.P99), f1(d.Max), f1(c.P50), f1(conn.P99)))
+				f1(d.P50), f1(d.P90), f1(d.P99), f1(d.Max), f1(c.P50), f1(conn.P99), writes, cpu))
 			for _, ck := range res.Checks {
 				if !ck.OK {
 					s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s: %s: %s", i+1, fc.label(), ck.Name, ck.Detail))
@@ -138,7 +154,7 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 	}
 	for _, fc := range cases {
 		s.Table = append(s.Table, row("**median**", fc.label(), "", "**"+f1(median(p50[fc.label()]))+"**", "",
-			"**"+f1(median(p99[fc.label()]))+"**", "", "", ""))
+			"**"+f1(median(p99[fc.label()]))+"**", "", "", "", "", ""))
 	}
 	goal := func(what, q, ref string) Goal {
 		qv, rv := median(p99[q]), median(p99[ref])

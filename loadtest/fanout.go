@@ -54,6 +54,11 @@ type Fanout struct {
 	// APIKey is the Centrifugo node's HTTP API key.
 	APIKey string `json:"api_key,omitempty"`
 
+	// Settled, when set, runs in the lead once the last call's deliveries
+	// had their time, before the subscribers leave (the benchmark reads
+	// the server's counters there).
+	Settled func() `json:"-"`
+
 	LivePath string `json:"live_path"` // set by setup
 
 	mu    sync.Mutex
@@ -211,7 +216,12 @@ func (f *Fanout) subscribe(ctx context.Context, r *Run, g int) bool {
 func (f *Fanout) read(ctx context.Context, r *Run, ws *websocket.Conn, lastTag string) {
 	defer f.wg.Done()
 	for {
-		_, data, err := ws.Read(ctx)
+		// No deadline on the read's context: the library would register
+		// and drop a callback on the run's context for every message
+		// (context.AfterFunc), under a lock the process's thousands of
+		// readers share, CPU taken from the server measured. load closes
+		// the connections when the run ends.
+		_, data, err := ws.Read(context.Background())
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Rec.Count("disconnect", closeStatus(err))
@@ -300,7 +310,13 @@ func (f *Fanout) lead(ctx context.Context, r *Run) error {
 			return err
 		}
 	}
-	return sleep(f.Settle)
+	if err := sleep(f.Settle); err != nil {
+		return err
+	}
+	if f.Settled != nil {
+		f.Settled()
+	}
+	return nil
 }
 
 // call makes one call, tagged with its send time.
