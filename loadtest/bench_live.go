@@ -99,7 +99,11 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 		"write(2) per delivery", "server CPU ms per call")
 	p99 := map[string][]float64{}
 	p50 := map[string][]float64{}
-	var top func() string
+	type labelled struct {
+		label string
+		top   func() string
+	}
+	var tops []labelled
 	for i := range b.cfg.Runs {
 		for _, fc := range cases {
 			opts := b.options(fc.pub.URL)
@@ -113,11 +117,14 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 			// the first call to the last delivery: the cost of a fan-out.
 			var before, after procCounters
 			var cerr error
-			profile := b.cfg.Profile && i == b.cfg.Runs-1 && fc.target == TargetQueueLess && fc.instances == 1
+			// QueueLess's server, and with two instances the subscribers'.
+			profile := b.cfg.Profile && i == b.cfg.Runs-1 && fc.target == TargetQueueLess
 			opts.AllReady = func(context.Context) error {
 				if profile {
 					// The bench's context: the profile outlives the run's.
-					top = b.cpuProfile(ctx, fc.pub, "fanout", f.Hold, time.Duration(calls)*interval)
+					name := "fanout-x" + strconv.Itoa(fc.instances)
+					tops = append(tops, labelled{fc.label() + ", the subscribers' instance",
+						b.cpuProfile(ctx, fc.sub, name, f.Hold, time.Duration(calls)*interval)})
 				}
 				before, cerr = fc.sub.counters()
 				return nil
@@ -169,8 +176,11 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 	if !centrifugo {
 		s.Notes = append(s.Notes, "Centrifugo not built: the fan-out target's reference is missing from this run (give `-centrifugo <binary>`).")
 	}
-	if top != nil {
-		s.Profile = top()
+	for _, t := range tops {
+		if len(tops) > 1 {
+			s.Profile += t.label + ":\n"
+		}
+		s.Profile += t.top() + "\n\n"
 	}
 	b.noteLines(s, "the tickets called spread over")
 	return s, nil
