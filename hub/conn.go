@@ -70,6 +70,13 @@ func (c *conn) push(f *frame, state bool) {
 	}
 }
 
+// pushAll queues the frames of one fan-out, in order, as one batch.
+func (c *conn) pushAll(fs []queued) {
+	if c.out.pushAll(fs) {
+		go c.write()
+	}
+}
+
 // finish unsubscribes the connection and releases what it holds. Safe to
 // call more than once.
 func (c *conn) finish() {
@@ -246,8 +253,11 @@ func (c *conn) write() {
 		// closes the connection when the batch takes longer than
 		// WriteTimeout.
 		c.writingSince.Store(time.Now().UnixNano())
-		// Several frames go out in one write (corkConn).
-		corked := len(batch) > 1 && c.cork != nil
+		// Several frames go out in one write (corkConn); so does one
+		// frame larger than the write buffer, which the library would
+		// otherwise send in two (bufio writes what fills its buffer, then
+		// the rest).
+		corked := c.cork != nil && (len(batch) > 1 || len(batch[0].data) > wsWriteBuffer-maxFrameHeader)
 		if corked {
 			c.cork.cork()
 		}
@@ -327,6 +337,9 @@ func (c *conn) goingAway() {
 const (
 	wsReadBuffer  = 256
 	wsWriteBuffer = 1024
+	// maxFrameHeader is the longest header of a frame the server sends
+	// (unmasked, 64-bit length).
+	maxFrameHeader = 10
 )
 
 // smallBuffers hands websocket.Accept the hijacked connection with

@@ -37,6 +37,34 @@ func newOutbox(max int) *outbox {
 func (o *outbox) push(f *frame, state bool) (startWriter bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.queue(f, state) && o.claim()
+}
+
+// pushAll queues the frames of one fan-out in order, as push does each,
+// under one lock: the writer it may start finds them all, and writes them
+// at once (corkConn).
+func (o *outbox) pushAll(fs []queued) (startWriter bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	queued := false
+	for _, q := range fs {
+		if o.queue(q.f, q.state) {
+			queued = true
+		}
+	}
+	return queued && o.claim()
+}
+
+// queued is a frame to push, and whether it is a state frame.
+type queued struct {
+	f     *frame
+	state bool
+}
+
+// queue adds f, conflating a state frame with the one waiting; it reports
+// false when the outbox takes no more (closed, or overflowed before). A
+// frame that overflows it is taken: the writer must come and see that.
+func (o *outbox) queue(f *frame, state bool) bool {
 	switch {
 	case o.overflow || o.closed:
 		return false
@@ -51,6 +79,11 @@ func (o *outbox) push(f *frame, state bool) (startWriter bool) {
 		}
 		o.frames = append(o.frames, f)
 	}
+	return true
+}
+
+// claim takes the writer slot when it is free, and says so.
+func (o *outbox) claim() bool {
 	if o.writing {
 		return false
 	}

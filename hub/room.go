@@ -345,19 +345,34 @@ func (r *room) decorated(w *watch) queue.Ticket {
 // fanOut sends what changed: one institution frame for all its
 // subscribers, one frame per followed ticket whose view changed, then
 // notifications and announcements.
+//
+// The institution's subscribers get their frames (the calls, the update,
+// the announcements) connection by connection, all at once: pushed frame
+// by frame, a connection's writer would start on the first and write each
+// frame on its own, a write(2) per frame per subscriber instead of one.
 func (r *room) fanOut(out *batch) {
-	for _, f := range out.calls {
-		for c := range r.subs {
-			c.push(f, false)
+	anns := make([]*frame, len(out.anns))
+	for i, a := range out.anns {
+		anns[i] = &frame{data: announcementFrame(a), at: out.annAt[i]}
+	}
+	if len(r.subs) > 0 {
+		var fs []queued
+		for _, f := range out.calls {
+			fs = append(fs, queued{f: f})
+		}
+		if out.instChanged {
+			fs = append(fs, queued{f: &frame{data: institutionFrame(typeUpdate, &r.inst), at: out.at}, state: true})
+		}
+		for _, f := range anns {
+			fs = append(fs, queued{f: f})
+		}
+		if len(fs) > 0 {
+			for c := range r.subs {
+				c.pushAll(fs)
+			}
 		}
 	}
 	if out.instChanged {
-		if len(r.subs) > 0 {
-			f := &frame{data: institutionFrame(typeUpdate, &r.inst), at: out.at}
-			for c := range r.subs {
-				c.push(f, true)
-			}
-		}
 		for _, w := range r.watches {
 			r.refresh(w, out.at, nil)
 		}
@@ -368,11 +383,7 @@ func (r *room) fanOut(out *batch) {
 			c.push(f, false)
 		}
 	}
-	for i, a := range out.anns {
-		f := &frame{data: announcementFrame(a), at: out.annAt[i]}
-		for c := range r.subs {
-			c.push(f, false)
-		}
+	for _, f := range anns {
 		for _, w := range r.watches {
 			for c := range w.subs {
 				c.push(f, false)

@@ -171,6 +171,57 @@ func TestOutboxOverflow(t *testing.T) {
 	}
 }
 
+// TestOutboxPushAllOneBatch: the frames of one fan-out (the calls, then the
+// update) land in the outbox together, so that the one writer they start
+// takes them as one batch, in order, and writes them at once.
+func TestOutboxPushAllOneBatch(t *testing.T) {
+	t.Parallel()
+	o := newOutbox(4)
+	o.take() // served: the first writer found nothing
+	call1, call2 := &frame{data: []byte("call1"), call: true}, &frame{data: []byte("call2"), call: true}
+	v1, v2 := &frame{data: []byte("v1")}, &frame{data: []byte("v2")}
+	if !o.pushAll([]queued{{f: call1}, {f: v1, state: true}}) {
+		t.Fatal("pushAll to an idle outbox does not ask for a writer")
+	}
+	// A second fan-out before the writer came: no second writer, and its
+	// update replaces the waiting one, ahead of its own call.
+	if o.pushAll([]queued{{f: call2}, {f: v2, state: true}}) {
+		t.Fatal("a second writer was asked for while one holds the slot")
+	}
+	got, overflow := o.take()
+	if overflow {
+		t.Fatal("take reports overflow")
+	}
+	if want := []*frame{call1, v2, call2}; !slices.Equal(got, want) {
+		t.Errorf("frames = %q, want %q", names(got), names(want))
+	}
+}
+
+// TestOutboxPushAllOverflow: a fan-out that overflows an idle outbox still
+// starts a writer, which finds the overflow and ends the connection; a
+// closed or overflowed outbox takes nothing and starts none.
+func TestOutboxPushAllOverflow(t *testing.T) {
+	t.Parallel()
+	o := newOutbox(1)
+	o.take()
+	a, b := &frame{data: []byte("a")}, &frame{data: []byte("b")}
+	if !o.pushAll([]queued{{f: a}, {f: b}}) {
+		t.Fatal("the overflowing pushAll does not ask for the writer that must see it")
+	}
+	if _, overflow := o.take(); !overflow {
+		t.Fatal("two frames in an outbox of 1 do not overflow it")
+	}
+	if o.pushAll([]queued{{f: a}}) {
+		t.Error("pushAll after overflow asks for a writer")
+	}
+	c := newOutbox(4)
+	c.take()
+	c.close()
+	if c.pushAll([]queued{{f: a}, {f: b, state: true}}) {
+		t.Error("pushAll to a closed outbox asks for a writer")
+	}
+}
+
 func names(fs []*frame) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {

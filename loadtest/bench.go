@@ -44,6 +44,10 @@ type BenchConfig struct {
 	WorkDir string
 	// Log receives progress.
 	Log io.Writer
+	// Centrifugo is the path of a Centrifugo binary the user built from its
+	// public source, the fan-out's reference; empty: that reference is
+	// reported as not built.
+	Centrifugo string
 	// Services and PriorityShare put the hot joins and the fan-out's
 	// institution on that many services (A, B, ...) with that share of
 	// priority tickets; 0: v1's one line.

@@ -15,81 +15,172 @@ import (
 
 const benchSourceCIDR = "127.0.1.0/23" // 508 source addresses: ~30 connections each at 15,000
 
+// fanoutCase is one server set-up of the fan-out benchmark: subscribers
+// on sub, calls to pub (the same server, or another instance sharing its
+// Redis).
+type fanoutCase struct {
+	target    string
+	instances int
+	pub, sub  *proc
+	apiKey    string
+}
+
+func (c fanoutCase) label() string { return c.target + " ×" + strconv.Itoa(c.instances) }
+
 func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
-	qsrv, err := b.queueless(ctx, "queueless-fanout")
+	var procs []*proc
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	start := func(p *proc, err error) (*proc, error) {
+		if p != nil {
+			procs = append(procs, p)
+		}
+		return p, err
+	}
+	qa, err := start(b.queueless(ctx, "queueless-fanout-a"))
 	if err != nil {
 		return nil, err
 	}
-	defer qsrv.stop()
-	msrv, err := b.minimal(ctx)
+	qb, err := start(b.queueless(ctx, "queueless-fanout-b"))
 	if err != nil {
 		return nil, err
 	}
-	defer msrv.stop()
+	msrv, err := start(b.minimal(ctx))
+	if err != nil {
+		return nil, err
+	}
+	cases := []fanoutCase{{target: TargetQueueLess, instances: 1, pub: qa, sub: qa}, {target: TargetMinimal, instances: 1, pub: msrv, sub: msrv}}
+	centrifugo := b.cfg.Centrifugo != ""
+	if centrifugo {
+		key := randomHex(16)
+		ca, err := start(b.centrifugo(ctx, "centrifugo-a", key))
+		if err != nil {
+			return nil, err
+		}
+		cb, err := start(b.centrifugo(ctx, "centrifugo-b", key))
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, fanoutCase{target: TargetCentrifugo, instances: 1, pub: ca, sub: ca, apiKey: key})
+		cases = append(cases, fanoutCase{target: TargetQueueLess, instances: 2, pub: qa, sub: qb},
+			fanoutCase{target: TargetCentrifugo, instances: 2, pub: ca, sub: cb, apiKey: key})
+	} else {
+		cases = append(cases, fanoutCase{target: TargetQueueLess, instances: 2, pub: qa, sub: qb})
+	}
 	subs := b.scaled(10000)
 	// Calls far enough apart that one fan-out ends before the next: this
 	// measures latency, not how many fan-outs a second fit.
 	const calls = 20
 	interval := max(200*time.Millisecond, time.Duration(subs/1000)*100*time.Millisecond)
+	ref := "Centrifugo: not built (no `-centrifugo` binary given); the minimal server is the reference."
+	if centrifugo {
+		ref = "Centrifugo (`" + filepath.Base(b.cfg.Centrifugo) + "`, built by hand from its public source, see below) with its Redis engine " +
+			"on the same Redis (a key prefix of the run's own), default settings, anonymous clients (`client.insecure`), " +
+			"subscribers speaking its JSON protocol over `/connection/websocket` (connect, subscribe to one channel); " +
+			"a call is a `POST /api/publish` whose data is the minimal server's frame."
+	}
 	s := &BenchSection{Key: "fanout", Title: "Fan-out: one institution's subscribers while staff call",
 		Setup: fmt.Sprintf("QueueLess in production mode (the call commits in PostgreSQL, the event goes through Redis pub/sub to the hub), "+
 			"default settings (`WS_MAX_PER_IP=50`). %d WebSocket subscribers of one institution, connected from %s (3 worker processes), "+
 			"then %d calls (`POST .../advance`, count 1) one every %s. A call's counter name carries its send time; "+
-			"each subscriber measures send-to-frame time. Reference: the minimal coder/websocket broadcast server "+
-			"(`loadtest/minimal`, after the library's chat example), same subscribers and calls (`POST /publish` of a frame of the same shape and size), "+
-			"alternating with QueueLess in the same run. The \"Live fan-out\" section (loadtest/fanout) studies this latency in more depth: "+
-			"several sizes, warm-up, two instances through Redis.", subs, benchSourceCIDR, calls, interval),
-		Command: fmt.Sprintf("loadgen fanout -subscribers %d -calls %d -interval %s -procs 3 -source-cidr %s [-target minimal]", subs, calls, interval, benchSourceCIDR),
+			"each subscriber measures send-to-frame time. ×1: subscribers and calls on one instance; ×2: two instances on the same "+
+			"PostgreSQL and Redis, the calls to the first, the subscribers on the second. "+
+			"References in the same run, alternating with QueueLess: the minimal coder/websocket broadcast server "+
+			"(`loadtest/minimal`, after the library's chat example; one process, so ×1 only), same subscribers and calls "+
+			"(`POST /publish` of a frame of the same shape and size); %s "+
+			"The \"Live fan-out\" section (loadtest/fanout) studies this latency in more depth.", subs, benchSourceCIDR, calls, interval, ref),
+		Command: fmt.Sprintf("loadgen fanout -subscribers %d -calls %d -interval %s -procs 3 -source-cidr %s [-target minimal|centrifugo] [-subscribe-url <second instance>]",
+			subs, calls, interval, benchSourceCIDR),
 	}
-	s.Table = header("run", "server", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "call p50 ms", "connect p99 ms")
+	s.Table = header("run", "server", "delivered", "p50 ms", "p90 ms", "p99 ms", "max ms", "call p50 ms", "connect p99 ms",
+		"write(2) per delivery", "server CPU ms per call")
 	p99 := map[string][]float64{}
 	p50 := map[string][]float64{}
-	var top func() string
+	type labelled struct {
+		label string
+		top   func() string
+	}
+	var tops []labelled
 	for i := range b.cfg.Runs {
-		for _, target := range []string{TargetQueueLess, TargetMinimal} {
-			srv := qsrv
-			if target == TargetMinimal {
-				srv = msrv
-			}
-			opts := b.options(srv.URL)
+		for _, fc := range cases {
+			opts := b.options(fc.pub.URL)
 			opts.Procs, opts.SourceCIDR = 3, benchSourceCIDR
-			f := &Fanout{Target: target, Subscribers: subs, Calls: calls, Interval: interval, Hold: 2 * time.Second, Settle: 3 * time.Second,
-				Services: b.cfg.Services, PriorityShare: b.cfg.PriorityShare}
-			if b.cfg.Profile && i == b.cfg.Runs-1 && target == TargetQueueLess {
-				opts.AllReady = func(context.Context) error {
+			f := &Fanout{Target: fc.target, Subscribers: subs, Calls: calls, Interval: interval, Hold: 2 * time.Second, Settle: 3 * time.Second,
+				Services: b.cfg.Services, PriorityShare: b.cfg.PriorityShare, APIKey: fc.apiKey}
+			if fc.sub != fc.pub {
+				f.SubscribeURL = fc.sub.URL
+			}
+			// The subscribers' server's write(2) calls and CPU time from
+			// the first call to the last delivery: the cost of a fan-out.
+			var before, after procCounters
+			var cerr error
+			// QueueLess's server, and with two instances the subscribers'.
+			profile := b.cfg.Profile && i == b.cfg.Runs-1 && fc.target == TargetQueueLess
+			opts.AllReady = func(context.Context) error {
+				if profile {
 					// The bench's context: the profile outlives the run's.
-					top = b.cpuProfile(ctx, srv, "fanout", f.Hold, time.Duration(calls)*interval)
-					return nil
+					name := "fanout-x" + strconv.Itoa(fc.instances)
+					tops = append(tops, labelled{fc.label() + ", the subscribers' instance",
+						b.cpuProfile(ctx, fc.sub, name, f.Hold, time.Duration(calls)*interval)})
+				}
+				before, cerr = fc.sub.counters()
+				return nil
+			}
+			f.Settled = func() {
+				if cerr == nil {
+					after, cerr = fc.sub.counters()
 				}
 			}
 			res, err := Execute(ctx, opts, f)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", fc.label(), err)
 			}
 			d := res.Snapshot.Op("delivery")
 			c := res.Snapshot.Op("call")
 			conn := res.Snapshot.Op("connect")
 			exp, _ := res.Info["deliveries_expected"].(uint64)
-			p99[target] = append(p99[target], d.P99)
-			p50[target] = append(p50[target], d.P50)
-			s.Table = append(s.Table, row(strconv.Itoa(i+1), target, fmt.Sprintf("%d/%d", d.Timed, exp),
-				f1(d.P50), f1(d.P90), f1(d.P99), f1(d.Max), f1(c.P50), f1(conn.P99)))
+			p99[fc.label()] = append(p99[fc.label()], d.P99)
+			p50[fc.label()] = append(p50[fc.label()], d.P50)
+			writes, cpu := "?", "?"
+			if made, _ := res.Info["calls_made"].(int64); cerr == nil && made > 0 && d.Timed > 0 {
+				writes = f2(float64(after.writes-before.writes) / float64(d.Timed))
+				cpu = f1(float64(after.cpu-before.cpu) / float64(time.Millisecond) / float64(made))
+			}
+			s.Table = append(s.Table, row(strconv.Itoa(i+1), fc.label(), fmt.Sprintf("%d/%d", d.Timed, exp),
+				f1(d.P50), f1(d.P90), f1(d.P99), f1(d.Max), f1(c.P50), f1(conn.P99), writes, cpu))
 			for _, ck := range res.Checks {
 				if !ck.OK {
-					s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s: %s: %s", i+1, target, ck.Name, ck.Detail))
+					s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s: %s: %s", i+1, fc.label(), ck.Name, ck.Detail))
 				}
 			}
-			b.logf("fanout run %d %s: delivery p50 %.1f p99 %.1f ms (%d deliveries)", i+1, target, d.P50, d.P99, d.Timed)
+			b.logf("fanout run %d %s: delivery p50 %.1f p99 %.1f ms (%d deliveries)", i+1, fc.label(), d.P50, d.P99, d.Timed)
 		}
 	}
-	q, m := median(p99[TargetQueueLess]), median(p99[TargetMinimal])
-	s.Table = append(s.Table,
-		row("**median**", "queueless", "", "**"+f1(median(p50[TargetQueueLess]))+"**", "", "**"+f1(q)+"**", "", "", ""),
-		row("**median**", "minimal", "", "**"+f1(median(p50[TargetMinimal]))+"**", "", "**"+f1(m)+"**", "", "", ""))
-	s.Goals = []Goal{{What: fmt.Sprintf("fan-out p99, %d subscribers", subs), Target: "≤ minimal server", Result: f1(q) + " ms",
-		Reference: fmt.Sprintf("minimal %s ms: %s×", f1(m), f2(q/m)), Met: q <= m}}
-	if top != nil {
-		s.Profile = top()
+	for _, fc := range cases {
+		s.Table = append(s.Table, row("**median**", fc.label(), "", "**"+f1(median(p50[fc.label()]))+"**", "",
+			"**"+f1(median(p99[fc.label()]))+"**", "", "", "", "", ""))
+	}
+	goal := func(what, q, ref string) Goal {
+		qv, rv := median(p99[q]), median(p99[ref])
+		return Goal{What: fmt.Sprintf("fan-out p99, %d subscribers, %s", subs, what), Target: "≤ " + ref, Result: f1(qv) + " ms",
+			Reference: fmt.Sprintf("%s %s ms: %s×", ref, f1(rv), f2(qv/rv)), Met: qv <= rv}
+	}
+	if centrifugo {
+		s.Goals = append(s.Goals, goal("one instance", "queueless ×1", "centrifugo ×1"),
+			goal("two instances, subscribers on the other", "queueless ×2", "centrifugo ×2"))
+	}
+	s.Goals = append(s.Goals, goal("one instance", "queueless ×1", "minimal ×1"))
+	if !centrifugo {
+		s.Notes = append(s.Notes, "Centrifugo not built: the fan-out target's reference is missing from this run (give `-centrifugo <binary>`).")
+	}
+	for _, t := range tops {
+		if len(tops) > 1 {
+			s.Profile += t.label + ":\n"
+		}
+		s.Profile += t.top() + "\n\n"
 	}
 	b.noteLines(s, "the tickets called spread over")
 	return s, nil

@@ -124,6 +124,48 @@ func vmRSS(pid int) (int64, error) {
 	return 0, errors.New("no VmRSS in /proc/<pid>/status")
 }
 
+// procCounters are a process's write system calls and CPU time so far.
+type procCounters struct {
+	writes int64         // syscw of /proc/<pid>/io
+	cpu    time.Duration // utime + stime of /proc/<pid>/stat
+}
+
+func (p *proc) counters() (procCounters, error) {
+	var c procCounters
+	pid := p.cmd.Process.Pid
+	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return c, err
+	}
+	for _, l := range strings.Split(string(io), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscw:"); ok {
+			c.writes, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return c, err
+			}
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return c, err
+	}
+	// Fields after the command name, which may hold spaces: state is 3rd,
+	// utime the 14th and stime the 15th of the line.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return c, errors.New("short /proc/<pid>/stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return c, err
+	}
+	// Clock ticks of USER_HZ, 100 a second on Linux.
+	c.cpu = time.Duration(ut+st) * 10 * time.Millisecond
+	return c, nil
+}
+
 func tail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,12 +1,14 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +24,14 @@ import (
 //
 // Target "minimal" runs the same against loadtest/minimal, the reference
 // broadcast server: a call is then a POST /publish of a frame of the same
-// shape and size.
+// shape and size. Target "centrifugo" runs it against a Centrifugo node
+// (centrifugo.go): a call publishes that frame through its HTTP API.
+//
+// SubscribeURL puts the subscribers on another instance than the one the
+// calls go to (the run's base URL): the event then reaches them through
+// the instances' broker (Redis).
 type Fanout struct {
-	Target      string        `json:"target"` // queueless (default) or minimal
+	Target      string        `json:"target"` // queueless (default), minimal or centrifugo
 	Institution int64         `json:"institution"`
 	Subscribers int           `json:"subscribers"`
 	Calls       int           `json:"calls"`
@@ -41,6 +48,17 @@ type Fanout struct {
 	Services      int     `json:"services"`
 	PriorityShare float64 `json:"priority_share"`
 
+	// SubscribeURL is the base URL (http://host:port) of the instance the
+	// subscribers connect to; empty: the run's base URL.
+	SubscribeURL string `json:"subscribe_url"`
+	// APIKey is the Centrifugo node's HTTP API key.
+	APIKey string `json:"api_key,omitempty"`
+
+	// Settled, when set, runs in the lead once the last call's deliveries
+	// had their time, before the subscribers leave (the benchmark reads
+	// the server's counters there).
+	Settled func() `json:"-"`
+
 	LivePath string `json:"live_path"` // set by setup
 
 	mu    sync.Mutex
@@ -53,6 +71,7 @@ type Fanout struct {
 const (
 	TargetQueueLess = "queueless"
 	TargetMinimal   = "minimal"
+	// TargetCentrifugo: see centrifugo.go.
 )
 
 // Name implements Scenario.
@@ -87,9 +106,15 @@ func (f *Fanout) setup(ctx context.Context, r *Run) error {
 	case TargetMinimal:
 		f.LivePath = "/live"
 		return nil
+	case TargetCentrifugo:
+		f.LivePath = "/connection/websocket"
+		if f.Calls > 0 && f.APIKey == "" {
+			return errors.New("calls to centrifugo need its HTTP API key")
+		}
+		return nil
 	case TargetQueueLess:
 	default:
-		return fmt.Errorf("unknown target %q (queueless, minimal)", f.Target)
+		return fmt.Errorf("unknown target %q (queueless, minimal, centrifugo)", f.Target)
 	}
 	if f.Calls > 0 && r.Client.admin == "" {
 		return errors.New("calls need the admin token (-admin-token or ADMIN_TOKEN)")
@@ -157,12 +182,21 @@ func (f *Fanout) subscribe(ctx context.Context, r *Run, g int) bool {
 	if r.Opts.Addresses > 0 {
 		addr = ClientAddr(g % r.Opts.Addresses)
 	}
-	ws, err := r.Client.DialLive(ctx, "connect", f.LivePath, addr)
+	path := f.LivePath
+	if f.SubscribeURL != "" {
+		path = "ws" + strings.TrimPrefix(f.SubscribeURL, "http") + path
+	}
+	ws, err := r.Client.DialLive(ctx, "connect", path, addr)
 	if err != nil {
 		return false
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.Opts.Timeout)
-	_, first, err := ws.Read(rctx)
+	var first []byte
+	if f.Target == TargetCentrifugo {
+		err = centrifugoJoin(rctx, ws)
+	} else {
+		_, first, err = ws.Read(rctx)
+	}
 	cancel()
 	if err != nil {
 		r.Rec.Count("disconnect", closeStatus(err))
@@ -182,7 +216,12 @@ func (f *Fanout) subscribe(ctx context.Context, r *Run, g int) bool {
 func (f *Fanout) read(ctx context.Context, r *Run, ws *websocket.Conn, lastTag string) {
 	defer f.wg.Done()
 	for {
-		_, data, err := ws.Read(ctx)
+		// No deadline on the read's context: the library would register
+		// and drop a callback on the run's context for every message
+		// (context.AfterFunc), under a lock the process's thousands of
+		// readers share, CPU taken from the server measured. load closes
+		// the connections when the run ends.
+		_, data, err := ws.Read(context.Background())
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Rec.Count("disconnect", closeStatus(err))
@@ -191,16 +230,34 @@ func (f *Fanout) read(ctx context.Context, r *Run, ws *websocket.Conn, lastTag s
 			return
 		}
 		now := time.Now()
-		typ := frameType(data)
-		if tag := frameTag(data); tag != "" && tag != lastTag {
-			lastTag = tag
-			if sent, ok := parseTag(tag); ok {
-				r.Rec.Observe("delivery", typ, now.Sub(sent))
+		if f.Target != TargetCentrifugo {
+			lastTag = observeFrame(r, data, lastTag, now)
+			continue
+		}
+		// One JSON reply a line; a server ping wants a pong.
+		for line := range bytes.SplitSeq(data, []byte{'\n'}) {
+			if bytes.Equal(line, centrifugoPing) {
+				_ = ws.Write(ctx, websocket.MessageText, centrifugoPing)
 				continue
 			}
+			lastTag = observeFrame(r, line, lastTag, now)
 		}
-		r.Rec.Count("frame", typ)
 	}
+}
+
+// observeFrame records a frame that arrived at now: the delivery of the
+// call its tag names, the first time a subscriber sees that tag; else a
+// frame of its type. It returns the newest tag seen.
+func observeFrame(r *Run, data []byte, lastTag string, now time.Time) string {
+	typ := frameType(data)
+	if tag := frameTag(data); tag != "" && tag != lastTag {
+		if sent, ok := parseTag(tag); ok {
+			r.Rec.Observe("delivery", typ, now.Sub(sent))
+			return tag
+		}
+	}
+	r.Rec.Count("frame", typ)
+	return lastTag
 }
 
 // closeStatus names how a stream ended: the close code, or the error kind.
@@ -253,12 +310,25 @@ func (f *Fanout) lead(ctx context.Context, r *Run) error {
 			return err
 		}
 	}
-	return sleep(f.Settle)
+	if err := sleep(f.Settle); err != nil {
+		return err
+	}
+	if f.Settled != nil {
+		f.Settled()
+	}
+	return nil
 }
 
 // call makes one call, tagged with its send time.
 func (f *Fanout) call(ctx context.Context, r *Run, i int) error {
 	tag := newTag(time.Now())
+	if f.Target == TargetCentrifugo {
+		ok, err := centrifugoPublish(ctx, r.Client, f.APIKey, minimalFrame(i, tag))
+		if ok {
+			f.calls.Add(1)
+		}
+		return err
+	}
 	req := Req{Op: "call", Method: http.MethodPost, Admin: true}
 	if f.Target == TargetMinimal {
 		req.Path, req.Body = "/publish", minimalFrame(i, tag)

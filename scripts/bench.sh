@@ -14,7 +14,11 @@
 # TEST_DATABASE_URL and TEST_REDIS_URL, 127.0.0.1 by default) plus pgbench
 # (Debian: postgresql or postgresql-contrib). The load benchmarks make a
 # scratch database and a Redis prefix of their own and remove them; they
-# take about ten minutes. Extra arguments go to loadgen bench, e.g.
+# take about ten minutes. The fan-out's reference is Centrifugo when
+# CENTRIFUGO_BIN names a binary built by hand from its public source (how:
+# docs/BENCHMARKS.md, "Fan-out against Centrifugo"); nothing here fetches
+# it, and without it the report says it was not built. Extra arguments go
+# to loadgen bench, e.g.
 #   ./scripts/bench.sh -runs 5 -targets hot,flash
 #   ./scripts/bench.sh -scale 0.1 -runs 1 -out ''   (a quick rehearsal, printed)
 set -euo pipefail

@@ -35,6 +35,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&cfg.ScriptDir, "scripts", "loadtest/pgbench", "directory of setup.sql and one_ticket.sql")
 	fs.IntVar(&cfg.Services, "services", 0, "hot joins and the fan-out's institution on this many services A, B, ... (0: v1's one line)")
 	fs.Float64Var(&cfg.PriorityShare, "priority-share", 0, "share of those joins in the priority lane (0..1)")
+	fs.StringVar(&cfg.Centrifugo, "centrifugo", getenv("CENTRIFUGO_BIN"),
+		"Centrifugo binary built by hand from its public source, the fan-out's reference (env CENTRIFUGO_BIN; empty: reported as not built)")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where server logs and profiles go (default: a new temporary directory)")
 	out := fs.String("out", "docs/BENCHMARKS.md", "report to update (its generated sections only); empty: print to stdout")
 	gobench := fs.String("gobench", "", "file holding `go test -bench` output, to render into the report as well")

@@ -130,7 +130,9 @@ func scenario(ctx context.Context, name string, args []string, getenv func(strin
 		}
 	case "fanout":
 		f := &loadtest.Fanout{}
-		fs.StringVar(&f.Target, "target", loadtest.TargetQueueLess, "queueless, or minimal (the reference server of loadgen minimal)")
+		fs.StringVar(&f.Target, "target", loadtest.TargetQueueLess, "queueless, minimal (the reference server of loadgen minimal) or centrifugo (a Centrifugo node, -url its HTTP address)")
+		fs.StringVar(&f.SubscribeURL, "subscribe-url", "", "base URL of the instance the subscribers connect to (default -url, where the calls go)")
+		fs.StringVar(&f.APIKey, "api-key", getenv("CENTRIFUGO_API_KEY"), "centrifugo target: the node's HTTP API key (env CENTRIFUGO_API_KEY)")
 		fs.Int64Var(&f.Institution, "institution", 0, "institution id (0: create one)")
 		fs.IntVar(&f.Subscribers, "subscribers", 1000, "live subscribers of the institution")
 		fs.IntVar(&f.Calls, "calls", 20, "calls (advances) to make; tickets are joined first when too few wait")
