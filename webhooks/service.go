@@ -135,7 +135,14 @@ func (s *Service) jobParams(id string) river.InsertManyParams {
 // EnqueueTx implements queue.Outbox: the deliveries of the change's events
 // and their jobs are written in the change's transaction.
 func (s *Service) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes) error {
-	cands := candidates(ch)
+	if !hasEvents(ch) {
+		return nil
+	}
+	hooks, err := s.store.subscribers(ctx, tx)
+	if err != nil {
+		return err
+	}
+	cands := candidates(ch, hooks)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -150,7 +157,14 @@ func (s *Service) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes) e
 // are written inside its critical section, and taken back if the jobs
 // cannot be.
 func (s *Service) Enqueue(ctx context.Context, ch *queue.Changes) error {
-	cands := candidates(ch)
+	if !hasEvents(ch) {
+		return nil
+	}
+	hooks, err := s.store.subscribers(ctx, nil)
+	if err != nil {
+		return err
+	}
+	cands := candidates(ch, hooks)
 	if len(cands) == 0 {
 		return nil
 	}

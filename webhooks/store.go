@@ -26,6 +26,9 @@ type Store interface {
 	// the same transaction, calls enqueue (which inserts its job).
 	Requeue(ctx context.Context, webhookID int64, id string, enqueue func(ctx context.Context, tx pgx.Tx) error) error
 
+	// subscribers returns the webhooks' events and institutions, read
+	// (PostgreSQL) in tx: which events of a change need a payload.
+	subscribers(ctx context.Context, tx pgx.Tx) ([]Webhook, error)
 	// insert writes the deliveries of the candidates that webhooks want
 	// (PostgreSQL: in tx) and returns their ids.
 	insert(ctx context.Context, tx pgx.Tx, cands []candidate) ([]string, error)
