@@ -134,6 +134,11 @@ func (m *MemoryStore) subscribers(context.Context, pgx.Tx) ([]Webhook, error) {
 	return out, nil
 }
 
+func (m *MemoryStore) queueSubscribers(*pgx.Batch) *[]Webhook {
+	hooks, _ := m.subscribers(context.Background(), nil)
+	return &hooks
+}
+
 func (m *MemoryStore) insert(_ context.Context, _ pgx.Tx, cands []candidate) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -157,6 +157,19 @@ const subscribersSQL = `SELECT id, events, institution_ids FROM webhooks`
 
 func (s *PostgresStore) subscribers(ctx context.Context, tx pgx.Tx) ([]Webhook, error) {
 	rows, _ := tx.Query(ctx, subscribersSQL)
+	return collectSubscribers(rows)
+}
+
+func (s *PostgresStore) queueSubscribers(b *pgx.Batch) *[]Webhook {
+	var hooks []Webhook
+	b.Queue(subscribersSQL).Query(func(rows pgx.Rows) (err error) {
+		hooks, err = collectSubscribers(rows)
+		return err
+	})
+	return &hooks
+}
+
+func collectSubscribers(rows pgx.Rows) ([]Webhook, error) {
 	hooks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Webhook, error) {
 		var w Webhook
 		err := r.Scan(&w.ID, &w.Events, &w.InstitutionIDs)
