@@ -115,9 +115,24 @@ func (s *Server) join(c echo.Context) error {
 		return err
 	}
 	if res.Replayed {
-		return c.JSON(http.StatusOK, res.Ticket)
+		return ticketJSON(c, http.StatusOK, res.Ticket)
 	}
-	return c.JSON(http.StatusCreated, res.Ticket)
+	return ticketJSON(c, http.StatusCreated, res.Ticket)
+}
+
+// ticketJSON writes t as c.JSON would, byte for byte, without its second
+// pass: encoding/json compacts (re-scans) what a MarshalJSON method
+// returns, and the join is the hot path. A request with a query string
+// (?pretty) goes through c.JSON.
+func ticketJSON(c echo.Context, status int, t queue.Ticket) error {
+	if c.Request().URL.RawQuery != "" {
+		return c.JSON(status, t)
+	}
+	b, err := t.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(status, append(b, '\n'))
 }
 
 func (s *Server) getTicket(c echo.Context) error {

@@ -45,11 +45,18 @@ func (b *bench) sweep(ctx context.Context) (*BenchSection, error) {
 	s.Table = header("run", "server", "rate joins/s", "201", "other", "p50 ms", "p90 ms", "p99 ms", "max ms")
 	var best, minBest []float64
 	for i := range b.cfg.Runs {
-		q, err := b.sweepOne(ctx, srv.URL, 0, addrs, i+1, TargetQueueLess, s)
+		// The last run profiles QueueLess at every rate (kept in the
+		// workdir as sweep-<rate>.cpu.pprof); the report shows the
+		// profile of the first rate over the rule, the knee.
+		var prof *proc
+		if b.cfg.Profile && i == b.cfg.Runs-1 {
+			prof = srv
+		}
+		q, err := b.sweepOne(ctx, srv.URL, prof, 0, addrs, i+1, TargetQueueLess, s)
 		if err != nil {
 			return nil, err
 		}
-		m, err := b.sweepOne(ctx, msrv.URL, 1, addrs, i+1, TargetMinimal, s)
+		m, err := b.sweepOne(ctx, msrv.URL, nil, 1, addrs, i+1, TargetMinimal, s)
 		if err != nil {
 			return nil, fmt.Errorf("minimal server: %w", err)
 		}
@@ -67,8 +74,9 @@ func (b *bench) sweep(ctx context.Context) (*BenchSection, error) {
 }
 
 // sweepOne sweeps one server and returns the highest rate that kept p99
-// under the rule (0 if none did).
-func (b *bench) sweepOne(ctx context.Context, url string, inst int64, addrs, run int, name string, s *BenchSection) (float64, error) {
+// under the rule (0 if none did). With prof set, each rate's middle 3 s are
+// profiled and the top of the first failing rate goes into s.Profile.
+func (b *bench) sweepOne(ctx context.Context, url string, prof *proc, inst int64, addrs, run int, name string, s *BenchSection) (float64, error) {
 	// A warm-up at the lowest rate, not recorded: connections, pools, the
 	// server's first institution.
 	warm := b.options(url)
@@ -83,9 +91,17 @@ func (b *bench) sweepOne(ctx context.Context, url string, inst int64, addrs, run
 		opts := b.options(url)
 		opts.Addresses = addrs
 		total := int(rate * sweepStep.Seconds())
+		var top func() string
+		if prof != nil {
+			top = b.cpuProfile(ctx, prof, fmt.Sprintf("sweep-%.0f", rate), time.Second, 3*time.Second)
+		}
 		res, err := Execute(ctx, opts, &Join{Institution: inst, Rate: rate, Total: total})
 		if err != nil {
 			return 0, err
+		}
+		profile := ""
+		if top != nil {
+			profile = fmt.Sprintf("at %.0f joins/s:\n%s", rate, top())
 		}
 		op := res.Snapshot.Op("join")
 		other := op.Count - op.Statuses["201"]
@@ -93,6 +109,9 @@ func (b *bench) sweepOne(ctx context.Context, url string, inst int64, addrs, run
 			strconv.FormatUint(other, 10), f1(op.P50), f1(op.P90), f1(op.P99), f1(op.Max)))
 		b.logf("sweep %s %.0f joins/s: p99 %.1f ms, %s", name, rate, op.P99, FormatStatuses(op.Statuses))
 		if op.P99 >= sweepP99 || other > 0 || op.Count < uint64(total) {
+			if profile != "" {
+				s.Profile = profile
+			}
 			if other > 0 {
 				s.Notes = append(s.Notes, fmt.Sprintf("run %d, %s at %.0f joins/s: %s", run, name, rate, strings.TrimSpace(FormatStatuses(op.Statuses))))
 			}

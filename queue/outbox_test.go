@@ -66,18 +66,63 @@ func (o *fakeOutbox) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *Changes) erro
 
 func (o *fakeOutbox) Enqueue(_ context.Context, ch *Changes) error { return o.decide(ch) }
 
+// pipelinedFake is fakeOutbox as a PipelinedOutbox: its read is queued on
+// the change's pipeline, and must see the change's audit events there (it
+// runs after the writes, in their transaction).
+type pipelinedFake struct {
+	*fakeOutbox
+}
+
+// EnqueueTx is what the store must not call: it queues the reads instead.
+func (o *pipelinedFake) EnqueueTx(context.Context, pgx.Tx, *Changes) error {
+	o.t.Error("the PostgreSQL store called EnqueueTx of a pipelined outbox instead of queueing its reads")
+	return nil
+}
+
+func (o *pipelinedFake) QueueReads(b *pgx.Batch, ch *Changes) func(ctx context.Context, tx pgx.Tx) error {
+	var latest int64
+	b.Queue(`SELECT coalesce(max(id), 0) FROM events`).QueryRow(func(r pgx.Row) error { return r.Scan(&latest) })
+	return func(ctx context.Context, tx pgx.Tx) error {
+		for _, id := range auditIDs(ch) {
+			if id > latest {
+				o.t.Errorf("the read queued on the change's pipeline saw events up to %d, not the change's %d", latest, id)
+			}
+		}
+		return o.decide(ch)
+	}
+}
+
 // An outbox that fails rolls the change back: in either store, a change is
-// written with everything its outbox enqueued, or not at all.
+// written with everything its outbox enqueued, or not at all; the same for
+// an outbox that reads in the change's pipeline (queue.PipelinedOutbox),
+// alone or among others.
 func TestOutboxCommitsWithTheChange(t *testing.T) {
 	t.Parallel()
+	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
+		outboxCommitsWithTheChange(t, func(t *testing.T) (Outbox, *fakeOutbox) {
+			o := &fakeOutbox{t: t}
+			return o, o
+		})
+	})
+	t.Run("pipelined", func(t *testing.T) {
+		t.Parallel()
+		outboxCommitsWithTheChange(t, func(t *testing.T) (Outbox, *fakeOutbox) {
+			o := &fakeOutbox{t: t}
+			return Outboxes{&pipelinedFake{fakeOutbox: o}}, o
+		})
+	})
+}
+
+func outboxCommitsWithTheChange(t *testing.T, newOutbox func(t *testing.T) (Outbox, *fakeOutbox)) {
 	eachStore(t, func(t *testing.T, h *harness) {
 		inst := h.institution(Fields{})
-		o := &fakeOutbox{t: t}
+		ob, o := newOutbox(t)
 		switch st := h.svc.Store().(type) {
 		case *MemoryStore:
-			st.SetOutbox(o)
+			st.SetOutbox(ob)
 		case *PostgresStore:
-			st.SetOutbox(o)
+			st.SetOutbox(ob)
 		default:
 			t.Fatalf("store %T", st)
 		}

@@ -11,7 +11,24 @@ import (
 // error in any rolls back the change and every outbox's rows and jobs.
 type Outboxes []Outbox
 
-var _ Outbox = Outboxes(nil)
+var _ PipelinedOutbox = Outboxes(nil)
+
+// QueueReads implements PipelinedOutbox: every outbox's reads on b, and
+// their enqueues in turn, in the outboxes' order.
+func (os Outboxes) QueueReads(b *pgx.Batch, ch *Changes) func(ctx context.Context, tx pgx.Tx) error {
+	fns := make([]func(context.Context, pgx.Tx) error, len(os))
+	for i, o := range os {
+		fns[i] = queueOutbox(o, b, ch)
+	}
+	return func(ctx context.Context, tx pgx.Tx) error {
+		for _, fn := range fns {
+			if err := fn(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
 
 // EnqueueTx implements Outbox.
 func (os Outboxes) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *Changes) error {

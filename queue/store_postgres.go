@@ -88,11 +88,12 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 		if err != nil {
 			return err
 		}
-		if err := applyChanges(ctx, tx, id, &ch); err != nil {
+		enqueue, err := applyChanges(ctx, tx, id, &ch, s.outbox)
+		if err != nil {
 			return translate(err, what+": apply changes")
 		}
-		if s.outbox != nil && !ch.empty() {
-			if err := s.outbox.EnqueueTx(ctx, tx, &ch); err != nil {
+		if enqueue != nil {
+			if err := enqueue(ctx, tx); err != nil {
 				return translate(err, what+": enqueue deliveries")
 			}
 		}
@@ -173,9 +174,13 @@ const insertKeysSQL = `INSERT INTO idempotency_keys (institution_id, key, ticket
 
 // applyChanges writes ch to institution id in one round trip and fills in
 // the ids the database assigns.
-func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
+// applyChanges writes ch in one pipeline, with the reads outbox queues on
+// it (outbox.go), and returns what to call to enqueue the change's
+// deliveries (nil: nothing to enqueue). The ids the writes assign are
+// filled in when the pipeline has run, so the deliveries are built after.
+func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes, outbox Outbox) (func(ctx context.Context, tx pgx.Tx) error, error) {
 	if ch.empty() {
-		return nil
+		return nil, nil
 	}
 	b := &pgx.Batch{}
 	if inst := ch.Institution; inst != nil {
@@ -254,7 +259,14 @@ func applyChanges(ctx context.Context, tx pgx.Tx, id int64, ch *Changes) error {
 			return nil
 		})
 	}
-	return tx.SendBatch(ctx, b).Close()
+	var enqueue func(ctx context.Context, tx pgx.Tx) error
+	if outbox != nil {
+		enqueue = queueOutbox(outbox, b, ch)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return enqueue, nil
 }
 
 // queueAudit queues the insert of evs for institution id, filling in their

@@ -43,15 +43,18 @@ type candidate struct {
 	payload []byte
 }
 
-// candidates lists the events of a change that webhooks may receive, with
-// their payloads. A ticket's state is its last in the change.
-func candidates(ch *queue.Changes) []candidate {
+// candidates lists the events of a change that one of hooks wants, with
+// their payloads. A ticket's state is its last in the change. The payload
+// is built only for an event some webhook wants: with none configured (the
+// usual case) a join costs no JSON encoding here, and PostgreSQL parses no
+// payload it would then throw away.
+func candidates(ch *queue.Changes, hooks []Webhook) []candidate {
 	var out []candidate
 	var tickets map[string]*queue.Ticket
 	for i := range ch.Audit {
 		a := &ch.Audit[i]
 		ev := eventOf(a.Kind)
-		if ev == "" {
+		if ev == "" || !anyWants(hooks, ev, a.InstitutionID) {
 			continue
 		}
 		if tickets == nil {
@@ -85,4 +88,25 @@ func candidates(ch *queue.Changes) []candidate {
 		out = append(out, candidate{event: ev, eventID: a.ID, inst: a.InstitutionID, at: a.At, payload: body})
 	}
 	return out
+}
+
+// anyWants reports whether one of hooks receives event about inst.
+func anyWants(hooks []Webhook, event string, inst int64) bool {
+	for i := range hooks {
+		if hooks[i].wants(event, inst) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasEvents reports whether ch holds an event a webhook could receive, so
+// that a change with none reads no webhooks.
+func hasEvents(ch *queue.Changes) bool {
+	for i := range ch.Audit {
+		if eventOf(ch.Audit[i].Kind) != "" {
+			return true
+		}
+	}
+	return false
 }

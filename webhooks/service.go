@@ -40,7 +40,7 @@ type Service struct {
 	log   *slog.Logger
 }
 
-var _ queue.Outbox = (*Service)(nil)
+var _ queue.PipelinedOutbox = (*Service)(nil)
 
 // NewService returns a service over store. Register its worker before the
 // jobs client is built (RegisterWorker), then give it the client (SetJobs).
@@ -135,7 +135,32 @@ func (s *Service) jobParams(id string) river.InsertManyParams {
 // EnqueueTx implements queue.Outbox: the deliveries of the change's events
 // and their jobs are written in the change's transaction.
 func (s *Service) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes) error {
-	cands := candidates(ch)
+	if !hasEvents(ch) {
+		return nil
+	}
+	hooks, err := s.store.subscribers(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return s.enqueueTx(ctx, tx, ch, hooks)
+}
+
+// QueueReads implements queue.PipelinedOutbox: the webhooks are read in
+// the pipeline that writes the change, instead of a round trip of their
+// own; the deliveries are built once it has run (the audit ids they carry
+// are assigned by it).
+func (s *Service) QueueReads(b *pgx.Batch, ch *queue.Changes) func(ctx context.Context, tx pgx.Tx) error {
+	if !hasEvents(ch) {
+		return func(context.Context, pgx.Tx) error { return nil }
+	}
+	hooks := s.store.queueSubscribers(b)
+	return func(ctx context.Context, tx pgx.Tx) error { return s.enqueueTx(ctx, tx, ch, *hooks) }
+}
+
+// enqueueTx writes the deliveries of ch's events that hooks want, and
+// their jobs, in tx.
+func (s *Service) enqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes, hooks []Webhook) error {
+	cands := candidates(ch, hooks)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -150,7 +175,14 @@ func (s *Service) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes) e
 // are written inside its critical section, and taken back if the jobs
 // cannot be.
 func (s *Service) Enqueue(ctx context.Context, ch *queue.Changes) error {
-	cands := candidates(ch)
+	if !hasEvents(ch) {
+		return nil
+	}
+	hooks, err := s.store.subscribers(ctx, nil)
+	if err != nil {
+		return err
+	}
+	cands := candidates(ch, hooks)
 	if len(cands) == 0 {
 		return nil
 	}

@@ -26,6 +26,12 @@ type Store interface {
 	// the same transaction, calls enqueue (which inserts its job).
 	Requeue(ctx context.Context, webhookID int64, id string, enqueue func(ctx context.Context, tx pgx.Tx) error) error
 
+	// subscribers returns the webhooks' events and institutions, read
+	// (PostgreSQL) in tx: which events of a change need a payload.
+	subscribers(ctx context.Context, tx pgx.Tx) ([]Webhook, error)
+	// queueSubscribers queues the same read on b; the list is filled in
+	// when b runs (memory: at once).
+	queueSubscribers(b *pgx.Batch) *[]Webhook
 	// insert writes the deliveries of the candidates that webhooks want
 	// (PostgreSQL: in tx) and returns their ids.
 	insert(ctx context.Context, tx pgx.Tx, cands []candidate) ([]string, error)

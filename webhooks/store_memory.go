@@ -124,6 +124,21 @@ func (m *MemoryStore) Requeue(ctx context.Context, webhookID int64, id string, e
 	return nil
 }
 
+func (m *MemoryStore) subscribers(context.Context, pgx.Tx) ([]Webhook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Webhook, len(m.hooks))
+	for i, w := range m.hooks {
+		out[i] = Webhook{ID: w.ID, Events: slices.Clone(w.Events), InstitutionIDs: slices.Clone(w.InstitutionIDs)}
+	}
+	return out, nil
+}
+
+func (m *MemoryStore) queueSubscribers(*pgx.Batch) *[]Webhook {
+	hooks, _ := m.subscribers(context.Background(), nil)
+	return &hooks
+}
+
 func (m *MemoryStore) insert(_ context.Context, _ pgx.Tx, cands []candidate) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -151,6 +151,36 @@ const insertDeliveriesSQL = `INSERT INTO webhook_deliveries (id, webhook_id, eve
 	ORDER BY e.ord, w.id
 	RETURNING id`
 
+// subscribersSQL reads what insertDeliveriesSQL joins on, in the same
+// transaction: an event none of these rows wants gets no payload.
+const subscribersSQL = `SELECT id, events, institution_ids FROM webhooks`
+
+func (s *PostgresStore) subscribers(ctx context.Context, tx pgx.Tx) ([]Webhook, error) {
+	rows, _ := tx.Query(ctx, subscribersSQL)
+	return collectSubscribers(rows)
+}
+
+func (s *PostgresStore) queueSubscribers(b *pgx.Batch) *[]Webhook {
+	var hooks []Webhook
+	b.Queue(subscribersSQL).Query(func(rows pgx.Rows) (err error) {
+		hooks, err = collectSubscribers(rows)
+		return err
+	})
+	return &hooks
+}
+
+func collectSubscribers(rows pgx.Rows) ([]Webhook, error) {
+	hooks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Webhook, error) {
+		var w Webhook
+		err := r.Scan(&w.ID, &w.Events, &w.InstitutionIDs)
+		return w, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read webhooks: %w", err)
+	}
+	return hooks, nil
+}
+
 func (s *PostgresStore) insert(ctx context.Context, tx pgx.Tx, cands []candidate) ([]string, error) {
 	n := len(cands)
 	events, ids, insts, payloads, ats := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]time.Time, n)
