@@ -39,7 +39,17 @@ type Config struct {
 	// PollInterval is how often idle workers look for new jobs. PostgreSQL
 	// also wakes them with LISTEN/NOTIFY; SQLite only polls.
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// FetchCooldown is the least time between two fetches of a queue while
+	// it has a backlog (River's FetchCooldown, default 100 ms): a queue
+	// works at most Workers jobs per cooldown, 100 a second with the
+	// defaults. 0: River's default, or PollInterval when that is shorter.
+	FetchCooldown time.Duration
+	// Pressure, when set with YieldMax > 0, makes the deliveries queue's
+	// jobs wait while the request path is busy, up to YieldMax after they
+	// became due (see yield).
+	Pressure *Pressure
+	YieldMax time.Duration
+	Logger   *slog.Logger
 }
 
 // Registry collects, before the client is built, the workers and periodic
@@ -104,6 +114,12 @@ func (cfg *Config) riverConfig(reg *Registry) *river.Config {
 	}
 	if cfg.PollInterval > 0 && cfg.PollInterval < 100*time.Millisecond {
 		rc.FetchCooldown = cfg.PollInterval
+	}
+	if cfg.FetchCooldown > 0 {
+		rc.FetchCooldown = cfg.FetchCooldown
+	}
+	if cfg.Pressure != nil && cfg.YieldMax > 0 {
+		rc.Middleware = []rivertype.Middleware{newYield(cfg.Pressure, cfg.YieldMax)}
 	}
 	if cfg.Workers > 0 && reg != nil {
 		rc.Workers = reg.Workers

@@ -34,7 +34,9 @@ import (
 
 // App is one running QueueLess server.
 type App struct {
-	cfg      Config
+	cfg Config
+	// pressure counts the joins in flight, which delivery jobs yield to.
+	pressure *jobs.Pressure
 	log      *slog.Logger
 	Queue    *queue.Service
 	Auth     *auth.Service
