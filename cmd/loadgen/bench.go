@@ -35,6 +35,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.StringVar(&cfg.ScriptDir, "scripts", "loadtest/pgbench", "directory of setup.sql and one_ticket.sql")
 	fs.IntVar(&cfg.Services, "services", 0, "hot joins and the fan-out's institution on this many services A, B, ... (0: v1's one line)")
 	fs.Float64Var(&cfg.PriorityShare, "priority-share", 0, "share of those joins in the priority lane (0..1)")
+	serverEnv := fs.String("server-env", "", "extra environment of the QueueLess servers under test, comma-separated K=V (e.g. JOBS_YIELD_MAX=0), after the benchmark's own")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where server logs and profiles go (default: a new temporary directory)")
 	out := fs.String("out", "docs/BENCHMARKS.md", "report to update (its generated sections only); empty: print to stdout")
 	gobench := fs.String("gobench", "", "file holding `go test -bench` output, to render into the report as well")
@@ -44,6 +45,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	cfg.Targets = splitList(*targets)
+	for _, kv := range splitList(*serverEnv) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("-server-env: %q is not K=V", kv)
+		}
+		cfg.ServerEnv = append(cfg.ServerEnv, kv)
+	}
 	cfg.Log = stderr
 	if *command == "" {
 		*command = "loadgen bench " + strings.Join(args, " ")
