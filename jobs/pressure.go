@@ -24,6 +24,15 @@ type Pressure struct {
 
 	inFlight atomic.Int64
 	lastBusy atomic.Int64 // UnixNano of the last moment inFlight was at or above threshold; 0: never
+
+	held     atomic.Int64 // jobs that waited
+	heldNano atomic.Int64 // how long they waited, in all
+}
+
+// Held returns how many delivery jobs waited for the request path, and
+// how long in all (the metrics queueless_deliveries_held_*).
+func (p *Pressure) Held() (jobs int64, total time.Duration) {
+	return p.held.Load(), time.Duration(p.heldNano.Load())
 }
 
 // DefaultQuiet is how long the instance stays busy after the joins in

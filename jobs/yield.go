@@ -50,7 +50,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Work implements rivertype.WorkerMiddleware.
 func (y *yield) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
 	if job.Queue == y.queue {
-		if _, err := y.wait(ctx, job.ScheduledAt); err != nil {
+		waited, err := y.wait(ctx, job.ScheduledAt)
+		if waited > 0 {
+			y.pressure.held.Add(1)
+			y.pressure.heldNano.Add(int64(waited))
+		}
+		if err != nil {
 			// The client is stopping: the job goes back as it was, for
 			// this instance's next start or another instance, without
 			// spending an attempt.

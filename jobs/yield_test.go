@@ -150,6 +150,9 @@ func TestYieldMiddlewareOnlyHoldsDeliveries(t *testing.T) {
 	if len(ran) != 2 {
 		t.Fatalf("worked %v, want both jobs worked once", ran)
 	}
+	if n, d := p.Held(); n != 1 || d != 30*time.Second {
+		t.Errorf("Held() = %d, %s; want 1 job, 30s", n, d)
+	}
 }
 
 // A client stopping while a job waits: the job is not worked, and goes
