@@ -121,12 +121,16 @@ func (cfg *Config) riverConfig(reg *Registry) *river.Config {
 	if cfg.Pressure != nil && cfg.YieldMax > 0 {
 		rc.Middleware = []rivertype.Middleware{newYield(cfg.Pressure, cfg.YieldMax)}
 	}
+	cooldown := cfg.FetchCooldown
+	if cfg.PollInterval > 0 && cooldown > cfg.PollInterval {
+		cooldown = cfg.PollInterval // River refuses a cooldown longer than the poll
+	}
 	if cfg.Workers > 0 && reg != nil {
 		rc.Workers = reg.Workers
 		rc.PeriodicJobs = reg.Periodic
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:    {MaxWorkers: cfg.Workers},
-			QueueDeliveries: {MaxWorkers: cfg.Workers, FetchCooldown: cfg.FetchCooldown},
+			QueueDeliveries: {MaxWorkers: cfg.Workers, FetchCooldown: cooldown},
 		}
 	}
 	return rc

@@ -34,9 +34,7 @@ import (
 
 // App is one running QueueLess server.
 type App struct {
-	cfg Config
-	// pressure counts the joins in flight, which delivery jobs yield to.
-	pressure *jobs.Pressure
+	cfg      Config
 	log      *slog.Logger
 	Queue    *queue.Service
 	Auth     *auth.Service
@@ -67,6 +65,9 @@ type App struct {
 	closers []func(context.Context)
 	workers sync.WaitGroup
 	stop    context.CancelFunc
+
+	// pressure counts the joins in flight, which delivery jobs yield to.
+	pressure *jobs.Pressure
 }
 
 // Embedded reports whether the app runs without PostgreSQL.
