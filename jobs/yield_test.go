@@ -153,6 +153,19 @@ func TestYieldMiddlewareOnlyHoldsDeliveries(t *testing.T) {
 	if n, d := p.Held(); n != 1 || d != 30*time.Second {
 		t.Errorf("Held() = %d, %s; want 1 job, 30s", n, d)
 	}
+	// A job worked when the instance is quiet is not counted as held,
+	// even on a real clock that moves between two readings.
+	q := NewPressure(1, time.Second)
+	yq := newYield(q, 30*time.Second)
+	for range 100 {
+		if err := yq.Work(context.Background(), &rivertype.JobRow{Queue: QueueDeliveries, ScheduledAt: time.Now()},
+			func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, d := q.Held(); n != 0 || d != 0 {
+		t.Errorf("quiet instance: Held() = %d, %s; want none", n, d)
+	}
 }
 
 // A client stopping while a job waits: the job is not worked, and goes
