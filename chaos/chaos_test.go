@@ -260,8 +260,9 @@ func startSystem(t *testing.T, p profile) *system {
 		"SHUTDOWN_TIMEOUT=10s", "DRAIN_SPREAD=1s", "STARTUP_TIMEOUT=60s",
 		// A job of a killed instance is rescued after JOBS_RESCUE_AFTER
 		// (and River's rescuer pass, every 30s); more than
-		// WEBHOOK_TIMEOUT + 5s, as the server requires.
-		"WEBHOOK_TIMEOUT=2s", "JOBS_RESCUE_AFTER=8s", "WEBHOOK_RETRY_BASE=100ms",
+		// WEBHOOK_TIMEOUT + 5s + JOBS_YIELD_MAX, as the server requires
+		// (deliveries are not held back for the crowd here).
+		"WEBHOOK_TIMEOUT=2s", "JOBS_RESCUE_AFTER=8s", "JOBS_YIELD_MAX=0", "WEBHOOK_RETRY_BASE=100ms",
 		"TRUSTED_PROXIES=127.0.0.1/32", "WS_MAX_PER_IP=0", "DB_MAX_CONNS=10",
 		// One crowd from one address: the per-address limit would refuse
 		// nearly all of it; admission control stays on (503 under load).

@@ -39,7 +39,20 @@ type Config struct {
 	// PollInterval is how often idle workers look for new jobs. PostgreSQL
 	// also wakes them with LISTEN/NOTIFY; SQLite only polls.
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// FetchCooldown is the least time between two fetches of the
+	// deliveries queue while it has a backlog (River's FetchCooldown,
+	// default 100 ms): a queue works at most Workers jobs per cooldown, 100
+	// a second with River's default and 10 workers. Only that queue's: the
+	// client's own cooldown also spaces the NOTIFY that inserts send
+	// (River's insert notify limiter), which stays at River's default.
+	// 0: the client's.
+	FetchCooldown time.Duration
+	// Pressure, when set with YieldMax > 0, makes the deliveries queue's
+	// jobs wait while the request path is busy, up to YieldMax after they
+	// became due (see yield).
+	Pressure *Pressure
+	YieldMax time.Duration
+	Logger   *slog.Logger
 }
 
 // Registry collects, before the client is built, the workers and periodic
@@ -105,12 +118,19 @@ func (cfg *Config) riverConfig(reg *Registry) *river.Config {
 	if cfg.PollInterval > 0 && cfg.PollInterval < 100*time.Millisecond {
 		rc.FetchCooldown = cfg.PollInterval
 	}
+	if cfg.Pressure != nil && cfg.YieldMax > 0 {
+		rc.Middleware = []rivertype.Middleware{newYield(cfg.Pressure, cfg.YieldMax)}
+	}
+	cooldown := cfg.FetchCooldown
+	if cfg.PollInterval > 0 && cooldown > cfg.PollInterval {
+		cooldown = cfg.PollInterval // River refuses a cooldown longer than the poll
+	}
 	if cfg.Workers > 0 && reg != nil {
 		rc.Workers = reg.Workers
 		rc.PeriodicJobs = reg.Periodic
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDefault:    {MaxWorkers: cfg.Workers},
-			QueueDeliveries: {MaxWorkers: cfg.Workers},
+			QueueDeliveries: {MaxWorkers: cfg.Workers, FetchCooldown: cooldown},
 		}
 	}
 	return rc

@@ -53,6 +53,10 @@ type BenchConfig struct {
 	// priority tickets; 0: v1's one line.
 	Services      int
 	PriorityShare float64
+	// ServerEnv is extra environment of every QueueLess server it starts,
+	// after the benchmark's own (so it wins): side-by-side runs of one
+	// binary with a setting changed, like JOBS_YIELD_MAX=0.
+	ServerEnv []string
 }
 
 // BenchTargets are the benchmarks, in the order they run.
@@ -190,6 +194,7 @@ func (b *bench) queueless(ctx context.Context, name string, extra ...string) (*p
 		"REDIS_PREFIX=" + b.scratch.prefix, "ADMIN_TOKEN=" + b.token, "TRUSTED_PROXIES=127.0.0.1/32",
 		"LOG_FORMAT=json", "LOG_LEVEL=" + b.cfg.LogLevel,
 	}, extra...)
+	env = append(env, b.cfg.ServerEnv...)
 	p, err := startProc(ctx, name, []string{b.cfg.Exe, "serve", "-pprof", paddr}, env, "http://"+addr+"/readyz", b.cfg.WorkDir)
 	if err != nil {
 		return nil, err

@@ -199,7 +199,8 @@ func (b *bench) phones(ctx context.Context) (*BenchSection, error) {
 	s := &BenchSection{Key: "phones", Title: "Flash crowd with phones: joins with and without texts (issue 13)",
 		Setup: fmt.Sprintf("QueueLess in production mode (PostgreSQL, Redis) with `SMS_GATEWAY=twilio` pointed at a fake Twilio in the driver "+
 			"(answers 201 at once, counts the texts), `SMS_VERIFY=true` (each new number gets its code: one `sms_phone` job and one text per join with a phone), "+
-			"`JOIN_RATE=off JOIN_ADDRESS_RATE=off JOIN_MAX_IN_FLIGHT=100000`, `JOIN_PHONE_RATE` at its default (a cost of a phone), default `JOBS_WORKERS=10`. "+
+			"`JOIN_RATE=off JOIN_ADDRESS_RATE=off JOIN_MAX_IN_FLIGHT=100000`, `JOIN_PHONE_RATE` at its default (a cost of a phone), the jobs' defaults: `JOBS_WORKERS=10`, `JOBS_FETCH_COOLDOWN=20ms`, "+
+			"and deliveries held while 8 joins or more are in flight (`JOBS_YIELD_JOINS=8`), at most 30 s after they became due (`JOBS_YIELD_MAX=30s`). "+
 			"Each round: %d joins from %d closed-loop joiners (each joins again as soon as it is answered) into a new institution, once without phones and once "+
 			"with a distinct phone number per join, the order alternating between rounds; after the phones' crowd the driver waits until river_job has no sms_* job "+
 			"left to work (the drain time) before the next crowd. The reference is the crowd without phones of the same round; the figure is the median of the rounds' ratios.",
@@ -247,6 +248,7 @@ func (b *bench) phones(ctx context.Context) (*BenchSection, error) {
 	if err != nil {
 		return nil, err
 	}
+	held := heldDeliveries(ctx, srv.URL)
 	ratio := median(ratios)
 	s.Table = append(s.Table, row("**median**", "no", "**"+f0(median(rates))+"**", "", "", "", "", "", ""),
 		row("**median**", "yes", "**"+f0(median(phoneRates))+"**", "", "", "", "", "", "**"+f1(median(drains))+"**"))
@@ -255,7 +257,8 @@ func (b *bench) phones(ctx context.Context) (*BenchSection, error) {
 	s.Notes = append(s.Notes,
 		fmt.Sprintf("ratios of the rounds (with phones / without): joins/s %s; p99 %s", fmtList(ratios, 2), fmtList(p99Ratios, 2)),
 		fmt.Sprintf("river_job at the end, sms_* kinds by state: %s", counts),
-		fmt.Sprintf("%d joins with a phone answered 201; %d sms_phone jobs completed; %d texts reached the fake Twilio", phonesJoined, done, texts))
+		fmt.Sprintf("%d joins with a phone answered 201; %d sms_phone jobs completed; %d texts reached the fake Twilio", phonesJoined, done, texts),
+		"deliveries held for the crowds, from the server's /metrics: "+held)
 	s.Goals = []Goal{
 		{What: fmt.Sprintf("flash crowd of %d joins with phones, joins/s", total), Target: "≥ 0.8× the same crowd without phones",
 			Result: f0(median(phoneRates)) + " joins/s",
@@ -271,6 +274,38 @@ func (b *bench) phones(ctx context.Context) (*BenchSection, error) {
 		s.Profile = top()
 	}
 	return s, nil
+}
+
+// heldDeliveries reads how many delivery jobs waited for the joins in
+// flight, and how long in all (queueless_deliveries_held_*).
+func heldDeliveries(ctx context.Context, base string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	var jobs, secs string
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "queueless_deliveries_held_total "); ok {
+			jobs = v
+		}
+		if v, ok := strings.CutPrefix(line, "queueless_deliveries_held_seconds_total "); ok {
+			secs = v
+		}
+	}
+	if jobs == "" {
+		return "no queueless_deliveries_held_total in /metrics"
+	}
+	f, _ := strconv.ParseFloat(secs, 64)
+	return fmt.Sprintf("%s jobs, %.1f s in all", jobs, f)
 }
 
 func fmtList(xs []float64, prec int) string {

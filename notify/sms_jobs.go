@@ -86,10 +86,7 @@ func newCode() string {
 func (w *phoneWorker) Work(ctx context.Context, job *river.Job[phoneArgs]) error {
 	s, a := w.s, job.Args
 	now := s.now()
-	if err := s.store.SetLastTicket(ctx, a.Phone, a.TicketID, now); err != nil {
-		return err
-	}
-	ph, err := s.store.Phone(ctx, a.Phone)
+	ph, err := s.store.SetLastTicket(ctx, a.Phone, a.TicketID, now)
 	if err != nil {
 		return err
 	}

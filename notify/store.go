@@ -51,8 +51,9 @@ type Store interface {
 	// Phone returns the number's state (a zero state for a new number).
 	Phone(ctx context.Context, number string) (Phone, error)
 	Phones(ctx context.Context, numbers []string) (map[string]Phone, error)
-	// SetLastTicket makes ticketID the one the number's replies act on.
-	SetLastTicket(ctx context.Context, number, ticketID string, at time.Time) error
+	// SetLastTicket makes ticketID the one the number's replies act on,
+	// and returns the number's record as it then is.
+	SetLastTicket(ctx context.Context, number, ticketID string, at time.Time) (Phone, error)
 	// SetCode stores a fresh code's hash, with no tries used.
 	SetCode(ctx context.Context, number, hash string, expires, at time.Time) error
 	// UseTry takes one of the pending code's tries, atomically: ok is false

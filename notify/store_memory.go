@@ -205,11 +205,12 @@ func (m *MemoryStore) Phones(_ context.Context, numbers []string) (map[string]Ph
 }
 
 // SetLastTicket implements Store.
-func (m *MemoryStore) SetLastTicket(_ context.Context, number, ticketID string, _ time.Time) error {
+func (m *MemoryStore) SetLastTicket(_ context.Context, number, ticketID string, _ time.Time) (Phone, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.phone(number).LastTicketID = ticketID
-	return nil
+	p := m.phone(number)
+	p.LastTicketID = ticketID
+	return *p, nil
 }
 
 // SetCode implements Store.

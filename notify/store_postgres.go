@@ -170,6 +170,9 @@ func (s *PostgresStore) Phones(ctx context.Context, numbers []string) (map[strin
 	return out, nil
 }
 
+// upsert creates the number's row if need be, then sets set on it: for
+// the rare updates (verified, opted out); the phone job's two are single
+// statements.
 func (s *PostgresStore) upsert(ctx context.Context, what, set string, args ...any) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO sms_phones AS p (phone, updated_at) VALUES ($1, $2)
 		ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at`, args[0], args[1])
@@ -182,14 +185,28 @@ func (s *PostgresStore) upsert(ctx context.Context, what, set string, args ...an
 	return nil
 }
 
-// SetLastTicket implements Store.
-func (s *PostgresStore) SetLastTicket(ctx context.Context, number, ticketID string, at time.Time) error {
-	return s.upsert(ctx, "record phone's ticket", `updated_at = $2, last_ticket_id = $3`, number, at, ticketID)
+// SetLastTicket implements Store: one statement, one commit, and the
+// number's row back, which the phone job reads next (issue 13: the job
+// runs once per join with a phone, 20,000 times after a flash crowd).
+func (s *PostgresStore) SetLastTicket(ctx context.Context, number, ticketID string, at time.Time) (Phone, error) {
+	p, err := scanPhone(s.pool.QueryRow(ctx, `INSERT INTO sms_phones AS p (phone, updated_at, last_ticket_id) VALUES ($1, $2, $3)
+		ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at, last_ticket_id = excluded.last_ticket_id
+		RETURNING `+phoneColumns, number, at, ticketID))
+	if err != nil {
+		return Phone{}, unavailable("record phone's ticket", err)
+	}
+	return p, nil
 }
 
-// SetCode implements Store.
+// SetCode implements Store, in one statement.
 func (s *PostgresStore) SetCode(ctx context.Context, number, hash string, expires, at time.Time) error {
-	return s.upsert(ctx, "store code", `updated_at = $2, code_hash = $3, code_expires_at = $4, code_tries = 0`, number, at, hash, expires)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sms_phones AS p (phone, updated_at, code_hash, code_expires_at, code_tries) VALUES ($1, $2, $3, $4, 0)
+		ON CONFLICT (phone) DO UPDATE SET updated_at = excluded.updated_at, code_hash = excluded.code_hash,
+			code_expires_at = excluded.code_expires_at, code_tries = 0`, number, at, hash, expires)
+	if err != nil {
+		return unavailable("store code", err)
+	}
+	return nil
 }
 
 // UseTry implements Store: one statement, so that concurrent tries cannot

@@ -47,7 +47,7 @@ func TestWebhookInstanceKilledAnotherDelivers(t *testing.T) {
 	env := []string{
 		"DATABASE_URL=" + testenv.NewSchema(t),
 		"REDIS_URL=" + testenv.RedisURL(t), "REDIS_PREFIX=" + testenv.RedisPrefix(t),
-		"WEBHOOK_TIMEOUT=5s", "JOBS_RESCUE_AFTER=11s", "WEBHOOK_RETRY_BASE=100ms",
+		"WEBHOOK_TIMEOUT=5s", "JOBS_RESCUE_AFTER=11s", "JOBS_YIELD_MAX=0", "WEBHOOK_RETRY_BASE=100ms",
 	}
 	r := newReceiver(t)
 	r.mu.Lock()

@@ -37,6 +37,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.Float64Var(&cfg.PriorityShare, "priority-share", 0, "share of those joins in the priority lane (0..1)")
 	fs.StringVar(&cfg.Centrifugo, "centrifugo", getenv("CENTRIFUGO_BIN"),
 		"Centrifugo binary built by hand from its public source, the fan-out's reference (env CENTRIFUGO_BIN; empty: reported as not built)")
+	serverEnv := fs.String("server-env", "", "extra environment of the QueueLess servers under test, comma-separated K=V (e.g. JOBS_YIELD_MAX=0), after the benchmark's own")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "where server logs and profiles go (default: a new temporary directory)")
 	out := fs.String("out", "docs/BENCHMARKS.md", "report to update (its generated sections only); empty: print to stdout")
 	gobench := fs.String("gobench", "", "file holding `go test -bench` output, to render into the report as well")
@@ -46,6 +47,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	cfg.Targets = splitList(*targets)
+	for _, kv := range splitList(*serverEnv) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("-server-env: %q is not K=V", kv)
+		}
+		cfg.ServerEnv = append(cfg.ServerEnv, kv)
+	}
 	cfg.Log = stderr
 	if *command == "" {
 		*command = "loadgen bench " + strings.Join(args, " ")

@@ -65,6 +65,9 @@ type App struct {
 	closers []func(context.Context)
 	workers sync.WaitGroup
 	stop    context.CancelFunc
+
+	// pressure counts the joins in flight, which delivery jobs yield to.
+	pressure *jobs.Pressure
 }
 
 // Embedded reports whether the app runs without PostgreSQL.

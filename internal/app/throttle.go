@@ -20,8 +20,9 @@ import (
 
 // joinMiddleware builds what guards the join endpoint, outermost first:
 // the address throttle (across institutions, then per institution that
-// exists), admission control, and the phone throttle, which counts only
-// joins about to be tried.
+// exists), admission control, the phone throttle, which counts only
+// joins about to be tried, and the count of joins in flight that makes
+// deliveries yield to a crowd (JOBS_YIELD_JOINS).
 func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 	var mw []echo.MiddlewareFunc
 	var phone echo.MiddlewareFunc
@@ -62,6 +63,17 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 	}
 	if phone != nil {
 		mw = append(mw, phone)
+	}
+	if a.pressure != nil {
+		// Innermost: only the joins actually tried tell the deliveries to
+		// wait (JOBS_YIELD_JOINS), not the ones refused at the door.
+		p := a.pressure
+		mw = append(mw, func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				defer p.Enter()()
+				return next(c)
+			}
+		})
 	}
 	return mw
 }
