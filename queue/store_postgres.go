@@ -172,8 +172,6 @@ const insertKeysSQL = `INSERT INTO idempotency_keys (institution_id, key, ticket
 		SET ticket_id = excluded.ticket_id, created_at = excluded.created_at
 		WHERE idempotency_keys.created_at < excluded.created_at - $5::interval`
 
-// applyChanges writes ch to institution id in one round trip and fills in
-// the ids the database assigns.
 // applyChanges writes ch in one pipeline, with the reads outbox queues on
 // it (outbox.go), and returns what to call to enqueue the change's
 // deliveries (nil: nothing to enqueue). The ids the writes assign are
