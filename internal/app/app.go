@@ -192,9 +192,13 @@ func (a *App) openRedis(checks map[string]func(context.Context) error) error {
 // openPostgres connects, waiting up to the start-up timeout for the server,
 // and migrates or checks the schema.
 func openPostgres(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
-	pc, err := postgresConfig(cfg)
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("DATABASE_URL: %w", errors.Unwrap(err))
+	}
+	pc.MaxConns = cfg.DBMaxConns
+	if pc.ConnConfig.ConnectTimeout == 0 || pc.ConnConfig.ConnectTimeout > 5*time.Second {
+		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -227,35 +231,6 @@ func openPostgres(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.P
 		return nil, err
 	}
 	return pool, nil
-}
-
-// postgresConfig is the pool's configuration: DATABASE_URL, the pool size,
-// a bounded connect timeout, and custom plans for every statement.
-//
-// pgx prepares each statement once per connection, and after five runs
-// PostgreSQL may keep a generic plan for it, costed with the table's
-// statistics of that moment and never looked at again until the next
-// ANALYZE. A new deployment's first crowd grows tickets and
-// idempotency_keys from a few rows to tens of thousands in seconds, faster
-// than autovacuum analyzes them, and a generic plan made while they were
-// small scans the whole table: the batch's look-up of idempotency keys
-// took 5 ms at 10,000 keys inside the institution's lock (seen with
-// auto_explain in the open-loop sweep, docs/BENCHMARKS.md). A custom plan
-// is made for each run with its parameters and the table's current size;
-// planning these statements costs tens of microseconds.
-func postgresConfig(cfg Config) (*pgxpool.Config, error) {
-	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", errors.Unwrap(err))
-	}
-	pc.MaxConns = cfg.DBMaxConns
-	if pc.ConnConfig.ConnectTimeout == 0 || pc.ConnConfig.ConnectTimeout > 5*time.Second {
-		pc.ConnConfig.ConnectTimeout = 5 * time.Second
-	}
-	if _, set := pc.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	}
-	return pc, nil
 }
 
 // Start starts the background workers.
