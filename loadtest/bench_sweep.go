@@ -38,7 +38,8 @@ func (b *bench) sweep(ctx context.Context) (*BenchSection, error) {
 	s := &BenchSection{Key: "sweep", Title: "Open-loop joins: the highest rate with p99 under 50 ms",
 		Setup: fmt.Sprintf("QueueLess in production mode with the throttles off and `JOIN_MAX_IN_FLIGHT=100000` (so that no join is answered early "+
 			"with 429 or 503), against the minimal server (`loadgen minimal`). Joins arrive at a fixed rate (open loop) from %d addresses, "+
-			"each rate for %s, lowest first (after a 1 s warm-up at the lowest), on a new institution per rate; a server's sweep stops at the first rate where its p99 reaches %.0f ms "+
+			"each rate for %s, lowest first (after a 1 s warm-up at the lowest), on a new institution per rate (before each of QueueLess's sweeps the benchmark waits until no autovacuum worker is busy in its database and checkpoints, "+
+			"so that a run does not pay for the rows the previous one left); a server's sweep stops at the first rate where its p99 reaches %.0f ms "+
 			"or a join fails. The figure is the highest rate with p99 under %.0f ms and every join answered 201.", addrs, sweepStep, sweepP99, sweepP99),
 		Command: fmt.Sprintf("loadgen join -rate R -total 5R -addresses %d, for each rate R", addrs),
 	}
@@ -52,6 +53,11 @@ func (b *bench) sweep(ctx context.Context) (*BenchSection, error) {
 		if b.cfg.Profile && i == b.cfg.Runs-1 {
 			prof = srv
 		}
+		waited, err := b.scratch.settle(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("sweep run %d: autovacuum idle and checkpoint done after %s", i+1, waited.Round(time.Millisecond))
 		q, err := b.sweepOne(ctx, srv.URL, prof, 0, addrs, i+1, TargetQueueLess, s)
 		if err != nil {
 			return nil, err

@@ -338,6 +338,45 @@ func newScratch(ctx context.Context, pgURL, redisURL string) (*scratch, error) {
 	return s, err
 }
 
+// settle waits until no autovacuum worker is busy in the scratch database
+// (at most settleWait), then checkpoints, and says how long it waited: a
+// measurement then starts without the previous one's vacuum and dirty pages
+// competing for the disk with its commits. Each run of a benchmark leaves
+// tens of thousands of rows behind, which autovacuum takes on within a
+// minute; a commit waiting for the disk behind it took 35 to 400 ms here
+// (docs/BENCHMARKS.md, "The open-loop join sweep").
+func (s *scratch) settle(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	conn, err := pgx.Connect(ctx, s.url)
+	if err != nil {
+		return 0, fmt.Errorf("settle: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for time.Since(start) < settleWait {
+		var busy int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE backend_type = 'autovacuum worker' AND datname = current_database()`).Scan(&busy)
+		if err != nil {
+			return 0, fmt.Errorf("settle: %w", err)
+		}
+		if busy == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return 0, fmt.Errorf("settle: checkpoint (the benchmark's PostgreSQL user must be allowed to): %w", err)
+	}
+	return time.Since(start), nil
+}
+
+// settleWait bounds the wait for autovacuum in settle.
+const settleWait = 2 * time.Minute
+
 // withDatabase returns pgURL naming database db instead.
 func withDatabase(pgURL, db string) (string, error) {
 	if strings.HasPrefix(pgURL, "postgres://") || strings.HasPrefix(pgURL, "postgresql://") {

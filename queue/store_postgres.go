@@ -650,6 +650,23 @@ func (t *pgTx) Serving(ctx context.Context) ([]Ticket, error) {
 	return collectTickets(rows, fmt.Sprintf("list serving tickets of institution %d", t.inst.ID))
 }
 
+// lookUpMode runs a look-up under the institution's lock as an unnamed
+// statement, which PostgreSQL plans for each run with its parameters and
+// the table's current size. A statement pgx prepares (its default) may get
+// a generic plan after five runs, costed with the table's statistics of that
+// moment and kept until the next ANALYZE. A new deployment's first crowd
+// grows tickets and idempotency_keys from a few rows to tens of thousands in
+// seconds, faster than autovacuum analyzes them, and a generic plan made
+// while they were small scans the institution's rows (or the whole table)
+// instead of probing the index: the idempotency look-up took 5 ms at 10,000
+// keys in the open-loop sweep (auto_explain; docs/BENCHMARKS.md), the phone
+// look-up 30 ms at 8,000 waiting tickets. Writing the SQL differently does
+// not help once the statistics say the table has one page. Only these
+// look-ups pay for planning each run: planning every statement (the pool's
+// plan_cache_mode=force_custom_plan) cost the crowd 12% of its joins/s, and
+// 30% with phones, in a run side by side. TestLookUpsFollowTableGrowth.
+const lookUpMode = pgx.QueryExecModeExec
+
 // frontSQL reads the front of each lane of the lines $2 in
 // tickets_queue_idx: one index scan per lane, LIMIT $3 each.
 const frontSQL = `SELECT f.* FROM unnest($2::text[]) AS s(code)
@@ -665,24 +682,23 @@ func (t *pgTx) Front(ctx context.Context, codes []string, perLane int) ([]Ticket
 			codes = append(codes, l.Code)
 		}
 	}
-	rows, _ := t.tx.Query(ctx, frontSQL, t.inst.ID, codes, max(perLane, 0))
+	rows, _ := t.tx.Query(ctx, frontSQL, lookUpMode, t.inst.ID, codes, max(perLane, 0))
 	return collectTickets(rows, fmt.Sprintf("read the front of the queue of institution %d", t.inst.ID))
 }
 
-// activePhonesSQL probes tickets_active_phone_key once per phone, whatever
-// the statistics: written as phone = ANY($2), the generic plan of the
-// prepared statement, made while the table was small or not yet analysed,
-// filtered every active ticket of the institution against the whole array
-// instead (30 ms for 8,000 waiting tickets, under the institution's lock).
-// LIMIT 1 keeps the planner from turning the lateral subquery into a join;
-// the unique index holds at most one row per phone anyway.
+// activePhonesSQL probes tickets_active_phone_key once per phone (run with
+// lookUpMode: written as phone = ANY($2), a generic plan made while the
+// table was small filtered every active ticket of the institution against
+// the whole array, 30 ms for 8,000 waiting tickets under the lock). LIMIT 1
+// keeps the planner from turning the lateral subquery into a join; the
+// unique index holds at most one row per phone anyway.
 const activePhonesSQL = `SELECT p.phone FROM unnest($2::text[]) AS p(phone),
 	LATERAL (SELECT 1 FROM tickets
 		WHERE institution_id = $1 AND phone = p.phone AND status IN ('held', 'waiting', 'notified', 'serving')
 		LIMIT 1) AS t`
 
 func (t *pgTx) ActivePhones(ctx context.Context, phones []string) (map[string]bool, error) {
-	rows, _ := t.tx.Query(ctx, activePhonesSQL, t.inst.ID, phones)
+	rows, _ := t.tx.Query(ctx, activePhonesSQL, lookUpMode, t.inst.ID, phones)
 	held := map[string]bool{}
 	var phone string
 	_, err := pgx.ForEachRow(rows, []any{&phone}, func() error {
@@ -696,13 +712,12 @@ func (t *pgTx) ActivePhones(ctx context.Context, phones []string) (map[string]bo
 }
 
 // idempotentTicketsSQL probes the primary key (institution_id, key) with the
-// whole array: unlike the partial index of phones, the generic plan keeps
-// key = ANY($2) in the index condition.
+// whole array (run with lookUpMode: see there).
 const idempotentTicketsSQL = `SELECT key, ticket_id FROM idempotency_keys
 	WHERE institution_id = $1 AND key = ANY($2::text[]) AND created_at >= $3`
 
 func (t *pgTx) IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error) {
-	rows, _ := t.tx.Query(ctx, idempotentTicketsSQL, t.inst.ID, keys, since)
+	rows, _ := t.tx.Query(ctx, idempotentTicketsSQL, lookUpMode, t.inst.ID, keys, since)
 	issued := map[string]string{}
 	var key, id string
 	_, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error {
