@@ -92,6 +92,29 @@ export function officeDate(t, inst) {
 }
 
 /**
+ * officeMidnight is the instant the office's day starts, days after
+ * today's (0: today's midnight, 1: tomorrow's), in its timezone; in the
+ * reader's while the office is unknown.
+ */
+export function officeMidnight(inst, days = 0, now = new Date()) {
+  const [y, m, d] = officeDate(now, inst).split('-').map(Number);
+  if (!inst || !inst.timezone) return new Date(y, m - 1, d + days);
+  const wall = Date.UTC(y, m - 1, d + days); // midnight, read as if UTC
+  try {
+    // offset: how far the office's clock is ahead of UTC at t.
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: inst.timezone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23' });
+    const offset = (t) => {
+      const p = Object.fromEntries(f.formatToParts(new Date(t)).map((x) => [x.type, Number(x.value)]));
+      return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(t / 1000) * 1000;
+    };
+    const guess = wall - offset(wall);
+    return new Date(wall - offset(guess)); // again at the guess: a daylight-saving change that day
+  } catch {
+    return new Date(y, m - 1, d + days);
+  }
+}
+
+/**
  * zoneNote names the office's time zone at t ("GMT+8", "EST") when the
  * reader's own clock reads another time then, so that a time that matters
  * (a deadline) is not taken for the reader's; '' when both clocks agree or

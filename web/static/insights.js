@@ -7,7 +7,7 @@
 // (sessionStorage), so it opens from the console in the same tab.
 
 import { api, apiURL, ApiError, errorText } from './api.js';
-import { el, say, officeTime } from './format.js';
+import { el, say, officeTime, officeMidnight } from './format.js';
 
 const SESSION = 'queueless.staff';
 const $ = (id) => document.getElementById(id);
@@ -25,12 +25,10 @@ function call(method, path, opts = {}) {
   return api(method, path, { ...opts, token: session.token });
 }
 
-/** period is [local midnight days-1 days ago, next local midnight). */
+/** period is [midnight days-1 days ago, next midnight), the office's days. */
 function period() {
-  const to = new Date();
-  to.setHours(24, 0, 0, 0);
-  const from = new Date(to);
-  from.setDate(from.getDate() - days);
+  const to = officeMidnight(office, 1);
+  const from = officeMidnight(office, 1 - days);
   const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
   return { from: iso(from), to: iso(to), label: days === 1 ? 'today' : `last-${days}-days` };
 }
