@@ -140,3 +140,43 @@ test('insights: figures, four charts, alerts resolved, CSV export', async () => 
     await context.close();
   }
 });
+
+test("insights from a PC in another zone: the office's day and the office's times", async () => {
+  // The office keeps UTC; the PC is in New York. "Today" is the office's
+  // day, from its midnight, and an alert's "since" is the office's time.
+  const context = await browser.newContext({ ...DESK, timezoneId: 'America/New_York' });
+  const page = await context.newPage();
+  const errors = [];
+  watchErrors(page, errors);
+  try {
+    const opened = new Date(Date.now() - 40 * 60000).toISOString();
+    await page.route(/\/api\/v1\/alerts\?/, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ items: [{ id: 9, institution_id: INST, kind: 'wait_sla', level: 'p2', opened_at: opened, escalated_at: null, resolved_at: null, detail: { waiting: 3 } }] }),
+      }),
+    );
+    const asked = [];
+    page.on('request', (r) => {
+      if (/\/stats\?/.test(r.url())) asked.push(new URL(r.url()).search.slice(1));
+    });
+    await page.goto(`${BASE}/staff`);
+    await page.evaluate(([token, id]) => sessionStorage.setItem('queueless.staff', JSON.stringify({ token, institution_id: id })), [STAFF, INST]);
+    await page.goto(`${BASE}/staff/insights`);
+    await page.locator('body[data-ready="true"]').waitFor();
+    assert.deepEqual(asked, [periodOf(1)], "today's figures are the office's day (UTC), not New York's");
+    const want = await page.evaluate((t) => {
+      const opts = { hour: '2-digit', minute: '2-digit' };
+      return { office: new Date(t).toLocaleTimeString([], { ...opts, timeZone: 'UTC' }), pc: new Date(t).toLocaleTimeString([], opts) };
+    }, opened);
+    assert.notEqual(want.office, want.pc);
+    assert.match(await page.locator('#alerts li[data-alert="9"] .what').textContent(), new RegExp(`since ${want.office}$`));
+    assert.deepEqual(errors, [], 'no page errors');
+  } catch (err) {
+    await shot(page, 'insights-zone');
+    throw err;
+  } finally {
+    await context.close();
+  }
+});

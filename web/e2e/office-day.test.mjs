@@ -170,6 +170,85 @@ scenario('staff put a missed ticket back and transfer one to another service; th
   assert.ok(['waiting', 'notified'].includes(front.status), front.status);
 });
 
+// Devices set to another zone than their office's (a phone abroad, a
+// kiosk left on UTC) still read the office's times: a "called at" or an
+// "until" in the device's own zone is hours off.
+const OFFICE_TZ = 'Asia/Manila'; // UTC+8, no daylight saving
+const DEVICE_TZ = 'America/New_York'; // 12 or 13 hours behind
+
+/** clocks formats times as the pages do, in the office's zone and in the device's (to tell them apart). */
+function clocks(page, times, seconds = false) {
+  return page.evaluate(
+    ([times, timeZone, seconds]) => {
+      const opts = { hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}) };
+      return times.map((t) => ({
+        office: new Date(t).toLocaleTimeString([], { ...opts, timeZone }),
+        device: new Date(t).toLocaleTimeString([], opts),
+      }));
+    },
+    [times, OFFICE_TZ, seconds],
+  );
+}
+
+/** assertOfficeTimes checks that every <time> under selector shows its datetime in the office's zone. */
+async function assertOfficeTimes(page, selector, seconds, what) {
+  const shown = await page.locator(`${selector} time[datetime]`).evaluateAll((ts) => ts.map((t) => [t.getAttribute('datetime'), t.textContent]));
+  assert.ok(shown.length > 0, `${what}: no times shown`);
+  const want = await clocks(page, shown.map(([t]) => t), seconds);
+  shown.forEach(([t, text], i) => {
+    assert.notEqual(want[i].office, want[i].device, `${what}: the zones agree at ${t}`);
+    assert.equal(text, want[i].office, `${what}: ${t} shown as ${text}, the office's time is ${want[i].office} (the device's ${want[i].device})`);
+  });
+}
+
+scenario('phone, fairness log and staff console show office times in the office timezone, not the device\'s', async () => {
+  const { inst, token } = await office('Bureau of Fire Protection – Cebu City');
+  await api('PATCH', `institutions/${inst.id}`, { timezone: OFFICE_TZ });
+  const phone = await open({ ...PHONE, timezoneId: DEVICE_TZ });
+  await joinFromPhone(phone, 'Bureau of Fire Protection');
+  const mine = JSON.parse(await phone.evaluate(() => localStorage.getItem('queueless.ticket')));
+  const walkIn = await api('POST', `institutions/${inst.id}/tickets`, {});
+  const staff = await open({ ...DESK, timezoneId: DEVICE_TZ });
+  await signIn(staff, token, inst.id);
+
+  // The phone's news: the time an announcement was sent.
+  await api('POST', `institutions/${inst.id}/announcements`, { message: 'The cashier opens at 1 PM.' }, { token });
+  await waitFor(phone, 'announcement shown', () => document.querySelector('#t-announcements time') !== null);
+  await assertOfficeTimes(phone, '#t-announcements', false, 'phone announcements');
+
+  // A missed turn: "Until H:MM" is the office's, and names its zone since
+  // the phone's clock reads another time.
+  const expired = await missTurn(inst.id, mine.id, token);
+  await waitFor(phone, 'put-me-back offered', () => document.querySelector('#t-requeue')?.offsetParent !== null, null, 10000);
+  const end = new Date(Date.parse(expired.completed_at) + (await api('GET', `institutions/${inst.id}`)).rejoin_window_seconds * 1000);
+  const [until] = await clocks(phone, [end.toISOString()]);
+  assert.notEqual(until.office, until.device);
+  const rule = await text(phone, '#t-requeue-rule');
+  assert.ok(rule.startsWith(`Missed your call? Until ${until.office} GMT+8 you can go back in line`), `${rule} (the office's time ${until.office}, the phone's ${until.device})`);
+
+  // The staff console: the missed turn, a called number, the audit trail.
+  await waitFor(staff, 'missed listed', () => document.querySelector('#missed li[data-label="A-001"]') !== null);
+  await api('POST', `institutions/${inst.id}/advance`, { counter: '1' }, { token });
+  await waitFor(staff, 'A-002 at the counter', () => /A-002/.test(document.querySelector('#serving').textContent));
+  const called = await api('GET', `tickets/${walkIn.id}`);
+  const [[missedAt], [calledAt]] = [await clocks(staff, [expired.completed_at]), await clocks(staff, [called.called_at])];
+  assert.match(await text(staff, '#missed li[data-label="A-001"]'), new RegExp(`expired ${missedAt.office}`));
+  assert.match(await text(staff, '#serving'), new RegExp(`called ${calledAt.office}, not checked in yet`));
+  await assertOfficeTimes(staff, '#missed', false, 'staff missed turns');
+  await assertOfficeTimes(staff, '#serving', false, 'staff serving');
+  await waitFor(staff, 'the call in the trail', () => document.querySelectorAll('#events li').length >= 4);
+  await assertOfficeTimes(staff, '#events', true, 'staff audit trail');
+
+  // The fairness log, on the phone: each call at the office's time, and
+  // the office's day in the date picker.
+  await phone.goto(`${BASE}/calls/${inst.id}`);
+  await live(phone);
+  await waitFor(phone, 'two calls listed', () => document.querySelectorAll('#f-calls li.f-call').length === 2);
+  await assertOfficeTimes(phone, '#f-calls', false, 'fairness log');
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: OFFICE_TZ }).format(new Date());
+  assert.equal(await phone.locator('#f-date').inputValue(), today);
+});
+
 /** hhmm is the wall time in timezone at t. */
 function wallTime(t, timeZone) {
   const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(t).map((x) => [x.type, x.value]));

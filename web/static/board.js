@@ -6,7 +6,7 @@
 
 import { api, ApiError, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
-import { waitText, el, say, flash, clock, counterName, counterPhrase, sortedServices } from './format.js';
+import { waitText, el, say, flash, officeClock, counterName, counterPhrase, sortedServices } from './format.js';
 import { CallLog } from './calls.js';
 import { Announcer, spokenLabel } from './speech.js';
 import { PrequeueNotice } from './prequeue.js';
@@ -255,9 +255,8 @@ async function fetchState() {
 // The clock shows the office's local time (its timezone), not the
 // display's: a board's computer may be set to any zone.
 function showClock() {
-  const tz = inst ? inst.timezone : '';
-  $('clock').textContent = clock(new Date(), false, tz);
-  $('clock').dataset.timezone = tz || '';
+  $('clock').textContent = officeClock(new Date(), inst);
+  $('clock').dataset.timezone = (inst && inst.timezone) || '';
 }
 
 function tick() {

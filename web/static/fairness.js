@@ -6,7 +6,7 @@
 
 import { api, errorText } from './api.js';
 import { Live } from './live.js';
-import { el, say, clock, counterName, sortedServices } from './format.js';
+import { el, say, officeTime, retime, officeDate, counterName, sortedServices } from './format.js';
 import { REASONS, reasonText, summarize } from './reasons.js';
 
 const PAGE = 100;
@@ -32,7 +32,7 @@ function row(c) {
   return el(
     'li',
     { class: `f-call ${r.kind}`, dataset: { reason: r.kind } },
-    el('time', { class: 'f-time', datetime: c.called_at, text: clock(c.called_at) }),
+    officeTime(c.called_at, office, false, { class: 'f-time' }),
     el('span', { class: 'f-label', text: c.label }),
     el(
       'span',
@@ -88,19 +88,23 @@ async function load(reset) {
   }
 }
 
-// localDate is the day a time falls on, as the date input shows days.
-function localDate(t) {
-  if (!t) return '';
-  const d = new Date(t);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+// knowOffice takes the office's state. Its times and its "today" are the
+// office's (its timezone), not this device's: the calls drawn before the
+// office was known, and the date shown, follow it.
+function knowOffice(i) {
+  const zoneChanged = !office || office.timezone !== i.timezone;
+  office = i;
+  $('f-office').textContent = office.name;
+  if (!zoneChanged) return;
+  retime($('f-calls'), office);
+  if (!picked) $('f-date').value = officeDate(new Date(), office);
 }
 
 function follow() {
   live = new Live(`institutions/${id}/live`, {
     frame: (f) => {
       if (f.type === 'snapshot' || f.type === 'update') {
-        office = f.institution;
-        $('f-office').textContent = office.name;
+        knowOffice(f.institution);
         document.title = `${office.name} – how calls were made`;
       }
       // A new call of today: read the log past the last one shown.
@@ -121,17 +125,16 @@ function start() {
   }
   api('GET', `institutions/${id}`)
     .then((i) => {
-      office = office || i;
-      $('f-office').textContent = i.name;
+      if (!office) knowOffice(i);
       render([]);
     })
     .catch((err) => say($('f-error'), errorText(err, { what: 'office' })));
   // Today first, in the office's own day: the server picks it.
-  $('f-date').value = localDate(new Date());
+  $('f-date').value = officeDate(new Date(), office);
   load(true);
   $('f-date').addEventListener('change', () => {
     if (!$('f-date').value) return;
-    picked = $('f-date').value === localDate(new Date()) ? '' : $('f-date').value;
+    picked = $('f-date').value === officeDate(new Date(), office) ? '' : $('f-date').value;
     $('f-title').textContent = picked ? `How calls were made on ${picked}` : 'How calls were made today';
     load(true);
   });

@@ -7,7 +7,7 @@
 // (sessionStorage), so it opens from the console in the same tab.
 
 import { api, apiURL, ApiError, errorText } from './api.js';
-import { el, say, clock } from './format.js';
+import { el, say, officeTime, officeMidnight } from './format.js';
 
 const SESSION = 'queueless.staff';
 const $ = (id) => document.getElementById(id);
@@ -19,17 +19,16 @@ let session = null;
 let days = 1; // 1: today, 30: the last 30 days
 let charts = [];
 let last = null; // the stats drawn
+let office = null; // the signed-in office, once read: its timezone
 
 function call(method, path, opts = {}) {
   return api(method, path, { ...opts, token: session.token });
 }
 
-/** period is [local midnight days-1 days ago, next local midnight). */
+/** period is [midnight days-1 days ago, next midnight), the office's days. */
 function period() {
-  const to = new Date();
-  to.setHours(24, 0, 0, 0);
-  const from = new Date(to);
-  from.setDate(from.getDate() - days);
+  const to = officeMidnight(office, 1);
+  const from = officeMidnight(office, 1 - days);
   const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
   return { from: iso(from), to: iso(to), label: days === 1 ? 'today' : `last-${days}-days` };
 }
@@ -197,7 +196,7 @@ function alertItem(a) {
     'li',
     { dataset: { alert: String(a.id), level: a.level } },
     el('span', { class: `level ${a.level}`, text: level }),
-    el('span', { class: 'what' }, el('strong', { text: KINDS[a.kind] || a.kind }), detail ? ` — ${detail}` : '', el('span', { class: 'muted', text: ` since ${clock(a.opened_at)}` })),
+    el('span', { class: 'what' }, el('strong', { text: KINDS[a.kind] || a.kind }), detail ? ` — ${detail}` : '', el('span', { class: 'muted' }, ' since ', officeTime(a.opened_at, office))),
     button,
   );
 }
@@ -259,6 +258,7 @@ async function start() {
   });
   try {
     const inst = await api('GET', `institutions/${session.institution_id}`);
+    office = inst;
     $('inst-name').textContent = `${inst.name}: insights`;
     document.title = `${inst.name} – insights – QueueLess`;
   } catch (err) {

@@ -3,7 +3,7 @@
 // sync or stale.
 
 import { ApiError } from './api.js';
-import { el, say, clock, ago } from './format.js';
+import { el, say, officeClock, ago } from './format.js';
 
 // A link's state changes without a live frame (a failed poll moves no
 // number), so it is read on a timer: every 30 s, sooner when it could go
@@ -19,9 +19,13 @@ export class LinkCard {
    *   hidden while the office has no link.
    * @param {(method: string, path: string) => Promise<any>} call the
    *   console's authenticated API call.
+   * @param {() => object|null} office the office as last read (its
+   *   timezone: times are shown in the office's), null while unknown.
    */
-  constructor(after, call) {
+  constructor(after, call, office = () => null) {
     this.call = call;
+    this.office = office;
+    this.shown = null; // the link shown, for redraw
     this.id = null; // the office followed, null: none
     this.gen = 0; // bumped on every office change: late answers are dropped
     this.timer = 0;
@@ -42,6 +46,11 @@ export class LinkCard {
     this.render(null, '');
     this.id = id;
     if (id != null) this.load();
+  }
+
+  /** redraw shows the link again: the office's timezone became known or changed. */
+  redraw() {
+    if (this.shown) this.render(this.shown);
   }
 
   /** soon follows an update of the office: a sync may have moved it. */
@@ -99,6 +108,7 @@ export class LinkCard {
   // office has no link).
   render(l, state) {
     const u = this.ui;
+    this.shown = l;
     if (!l) {
       u.card.hidden = true;
       u.card.dataset.state = state;
@@ -122,7 +132,7 @@ export class LinkCard {
       u.state.className = `badge ${s}`;
     }
     u.since.replaceChildren(
-      ...(l.last_success_at ? ['Last successful sync ', when(l.last_success_at), '.'] : ['No successful sync yet.']),
+      ...(l.last_success_at ? ['Last successful sync ', when(l.last_success_at, this.office()), '.'] : ['No successful sync yet.']),
       l.stale ? ` No news for more than ${span(l.stale_after_seconds)}.` : '',
       l.breaker === 'open' ? ' It stopped answering, so QueueLess asks it less often for now.' : '',
     );
@@ -131,7 +141,7 @@ export class LinkCard {
     if (l.last_error && l.last_attempt_at) {
       const n = l.consecutive_failures;
       u.error.append(
-        el('span', { class: 'muted' }, n > 1 ? ` (${n} failures in a row, the last at ` : ' (at ', when(l.last_attempt_at, false), ')'),
+        el('span', { class: 'muted' }, n > 1 ? ` (${n} failures in a row, the last at ` : ' (at ', when(l.last_attempt_at, this.office(), false), ')'),
       );
     }
     say(
@@ -165,9 +175,10 @@ function build(after) {
   return { card, mode, url, urlRow, state, since, note, error, errorRow };
 }
 
-// when is a time as the console shows it: the clock, and how long ago.
-function when(t, withAgo = true) {
-  return el('time', { datetime: t, title: clock(t, true), text: withAgo ? `${clock(t)} (${ago(t)})` : clock(t) });
+// when is a time as the console shows it: the office's clock, and how long ago.
+function when(t, inst, withAgo = true) {
+  const c = officeClock(t, inst);
+  return el('time', { datetime: t, title: officeClock(t, inst, true), text: withAgo ? `${c} (${ago(t)})` : c });
 }
 
 // span says a number of seconds briefly: "0.5 s", "2 min", "1.5 h".

@@ -6,7 +6,7 @@
 // owns #t-day and everything in it.
 
 import { api, ApiError, errorText, pageURL } from './api.js';
-import { el, say, clock, ticketName } from './format.js';
+import { el, say, officeClock, zoneNote, ticketName } from './format.js';
 
 const MAX_DEFERS = 2; // the contract's "at most twice per ticket"
 const DEFERS = 'queueless.defers.'; // + ticket id: defers this phone made
@@ -101,8 +101,10 @@ export class OfficeDay {
     if (!allowed) return;
     const ahead = o.requeue_after;
     const more = o.max_requeues - used;
+    // The office's time, named when this phone's clock reads another.
+    const until = [officeClock(end, o), zoneNote(end, o)].filter(Boolean).join(' ');
     this.putBackRule.textContent =
-      `Missed your call? Until ${clock(end)} you can go back in line with your number ${ticketName(t).replace('-', '\u2011')}: ` +
+      `Missed your call? Until ${until} you can go back in line with your number ${ticketName(t).replace('-', '\u2011')}: ` +
       (ahead > 0 ? `${people(ahead)} will be ahead of you (fewer if fewer are waiting). ` : 'you will be next. ') +
       (more === 1 ? 'You can do this only once.' : `You can do this ${times(more)} more.`);
     // The window closes while the page is open: the offer goes.

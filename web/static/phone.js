@@ -8,7 +8,7 @@ import { offerFeedback } from './feedback.js';
 import { Live, newerTicket } from './live.js';
 import { OfficeDay } from './phone-day.js';
 import { HeldView, holdsJoins, officeBadge } from './phone-held.js';
-import { waitText, shortWait, statusText, el, say, flash, clock, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
+import { waitText, shortWait, statusText, el, say, flash, officeTime, retime, ticketName, priorityText, sortedServices, counterName, counterPhrase } from './format.js';
 
 const STORE = 'queueless.ticket';
 const $ = (id) => document.getElementById(id);
@@ -43,7 +43,7 @@ let pickTimer = 0;
 
 // The ticket view's state.
 let saved = null; // {id, institution_id, number, label, institution_name}
-let office = null; // the ticket's institution, for its services' names
+let office = null; // the ticket's institution: its services' names, its timezone
 let ticket = null;
 let live = null;
 let lastBuzz = 0;
@@ -308,6 +308,7 @@ function openTicket(initial) {
       .then((inst) => {
         if (!saved || saved.institution_id !== id) return;
         office = inst;
+        retime(ui.announcements, office); // any received before: the office's time
         saved.institution_name = inst.name;
         localStorage.setItem(STORE, JSON.stringify(saved));
         $('t-inst').textContent = inst.name;
@@ -509,7 +510,7 @@ function buzz(pattern) {
 
 function addAnnouncement(message, at) {
   ui.news.hidden = false;
-  const item = el('li', {}, el('time', { datetime: at || '', text: at ? clock(at) : '' }), el('span', { text: message }));
+  const item = el('li', {}, at ? officeTime(at, office) : el('time'), el('span', { text: message }));
   ui.announcements.prepend(item);
   while (ui.announcements.children.length > 5) ui.announcements.lastChild.remove();
   flash(item);

@@ -6,7 +6,7 @@
 // messages; the lists follow the live stream through staff.js's refresh.
 
 import { ApiError, errorText } from './api.js';
-import { el, say, clock, ticketName, counterName, sortedServices } from './format.js';
+import { el, say, officeTime, retime, ticketName, counterName, sortedServices } from './format.js';
 
 const PLACEMENTS = [
   ['front', 'First in line', 'Called next from that service (a visit that continues, like assessment then cashier).'],
@@ -49,9 +49,11 @@ export class StaffDay {
     if (this.dialog.open) this.dialog.close();
   }
 
-  /** show takes the office's new state (services for the picker). */
+  /** show takes the office's new state (services for the picker, timezone for the times). */
   show(inst) {
+    const zoneChanged = !this.inst || this.inst.timezone !== inst.timezone;
     this.inst = inst;
+    if (zoneChanged) retime(this.list, inst);
   }
 
   // ---------- missed turns ----------
@@ -83,7 +85,7 @@ export class StaffDay {
             'span',
             { class: 'who' },
             el('span', { text: [m.counter ? counterName(m.counter) : '', this.serviceName(m.service)].filter(Boolean).join(' · ') }),
-            el('span', { class: 'hint', text: `expired ${clock(m.expired_at)}` }),
+            el('span', { class: 'hint' }, 'expired ', officeTime(m.expired_at, this.inst)),
           ),
           btn,
         );

@@ -8,7 +8,7 @@
 
 import { api, ApiError, errorText, pageURL } from './api.js';
 import { Live, newerInstitution } from './live.js';
-import { shortWait, statusText, el, say, clock, ago, ticketName, priorityText, PRIORITIES, counterName, counterPhrase, sortedServices } from './format.js';
+import { shortWait, statusText, el, say, officeClock, officeTime, retime, ago, ticketName, priorityText, PRIORITIES, counterName, counterPhrase, sortedServices } from './format.js';
 import { Trail } from './trail.js';
 import { LinkCard } from './link.js';
 import { Setup } from './setup.js';
@@ -60,7 +60,7 @@ let refreshAgain = false;
 let refreshTimer = 0;
 let okTimer = 0;
 let particular = null; // the ticket the call dialog is about
-const link = new LinkCard(document.querySelector('#console .stats'), call);
+const link = new LinkCard(document.querySelector('#console .stats'), call, () => inst);
 const setup = new Setup({
   call: (method, path, body) =>
     call(method, `institutions/${session.institution_id}${path ? `/${path}` : ''}`, { body }),
@@ -207,8 +207,10 @@ function enterConsole() {
   $('walkin-result').hidden = true;
   trail?.stop();
   const { token, institution_id: id } = session;
-  trail = new Trail(ui.events, (after, limit) =>
-    api('GET', `institutions/${id}/events?after=${after}&limit=${limit}`, { token }),
+  trail = new Trail(
+    ui.events,
+    (after, limit) => api('GET', `institutions/${id}/events?after=${after}&limit=${limit}`, { token }),
+    () => inst,
   );
   ui.waiting.replaceChildren();
   ui.serving.replaceChildren();
@@ -252,7 +254,15 @@ function onFrame(f) {
 }
 
 function renderInstitution(i) {
+  const zoneChanged = !inst || inst.timezone !== i.timezone;
   inst = i;
+  if (zoneChanged) {
+    // Times are the office's: those drawn before it was known (or in its
+    // former zone) are drawn again.
+    retime(ui.serving, i);
+    trail?.redraw();
+    link.redraw();
+  }
   $('inst-name').textContent = i.name;
   const badge = $('inst-status');
   badge.className = `badge ${i.status}`;
@@ -559,12 +569,13 @@ async function loadServing() {
           el('span', {
             text: [t.counter ? counterName(t.counter) : 'No counter given', serviceName(t.service)].filter(Boolean).join(' · '),
           }),
-          el('span', {
-            class: t.checked_in_at ? 'state in' : 'state',
-            text: t.checked_in_at
-              ? `checked in ${clock(t.checked_in_at)}`
-              : `called ${clock(t.called_at)}, not checked in yet`,
-          }),
+          el(
+            'span',
+            { class: t.checked_in_at ? 'state in' : 'state' },
+            ...(t.checked_in_at
+              ? ['checked in ', officeTime(t.checked_in_at, inst)]
+              : ['called ', officeTime(t.called_at, inst), ', not checked in yet']),
+          ),
           t.phone ? el('span', { class: 'phone', text: t.phone }) : null,
         ),
         btn,
@@ -613,7 +624,7 @@ function waitingRow(t) {
       }),
     ),
     el('td', { class: 'phone', text: t.phone || (t.source === 'staff' ? 'walk-in' : '—') }),
-    el('td', {}, el('time', { datetime: t.issued_at, title: clock(t.issued_at, true), text: ago(t.issued_at) })),
+    el('td', {}, el('time', { datetime: t.issued_at, title: officeClock(t.issued_at, inst, true), text: ago(t.issued_at) })),
     el('td', { class: 'row-actions' }, callBtn, day.transferButton(t)),
   );
 }

@@ -1,7 +1,7 @@
 // Trail shows an office's recent activity: the newest entries of the audit
 // trail, which the contract serves oldest first, then whatever follows.
 
-import { statusText, el, clock, priorityText } from './format.js';
+import { statusText, el, officeTime, retime, priorityText } from './format.js';
 
 const SHOWN = 40;
 const PAGE = 500;
@@ -11,10 +11,13 @@ export class Trail {
    * @param {HTMLElement} list the <ol> to fill
    * @param {function(number, number): Promise} page reads the events after
    *   an id, at most limit of them: {items, next_after}
+   * @param {function(): object|null} office the office as last read (its
+   *   timezone: times are shown in the office's), null while unknown
    */
-  constructor(list, page) {
+  constructor(list, page, office = () => null) {
     this.list = list;
     this.page = page;
+    this.office = office;
     this.events = []; // newest last
     this.lastId = 0;
     this.loaded = false; // the first, tail-finding load is done
@@ -25,6 +28,11 @@ export class Trail {
   /** stop drops the answers of requests still on their way. */
   stop() {
     this.stopped = true;
+  }
+
+  /** redraw shows the times again: the office's timezone became known or changed. */
+  redraw() {
+    retime(this.list, this.office());
   }
 
   /** loadRecent shows the newest entries. */
@@ -117,7 +125,7 @@ export class Trail {
           el(
             'li',
             { dataset: { kind: e.kind } },
-            el('time', { datetime: e.at, text: clock(e.at, true) }),
+            officeTime(e.at, this.office(), true),
             el('span', { class: 'what', text: eventText(e) }),
             el('span', { class: 'actor', text: actorText(e.actor) }),
           ),
