@@ -369,11 +369,12 @@ func (c *conn) write(sent []*frame) {
 		// closes the connection when the batch takes longer than
 		// WriteTimeout.
 		c.writingSince.Store(time.Now().UnixNano())
-		// The frames go out in one write (corkConn); so does one frame
-		// larger than the write buffer, which the library would
+		// Several frames go out in one write (corkConn); so does one
+		// frame larger than the write buffer, which the library would
 		// otherwise send in two (bufio writes what fills its buffer, then
-		// the rest).
-		if c.cork != nil {
+		// the rest). A single small frame is not corked: it would take a
+		// buffer from the pool for nothing.
+		if c.cork != nil && (len(batch) > 1 || len(batch[0].data) > wsWriteBuffer-maxFrameHeader) {
 			c.cork.cork()
 		}
 		var err error
@@ -383,6 +384,7 @@ func (c *conn) write(sent []*frame) {
 			}
 		}
 		if c.cork != nil {
+			// What was corked, or what an uncorked write left unsent.
 			if serr := c.cork.send(); err == nil {
 				err = serr
 			}
@@ -438,14 +440,17 @@ func (c *conn) goingAway() {
 
 // Buffer sizes of a served WebSocket. net/http hands a hijacked
 // connection a 4 KiB reader and a 4 KiB writer, kept for the connection's
-// life. Frames here are under 1 KiB (an institution with its five recent
-// calls is about 700 bytes; a larger frame costs a second write, not an
-// error), and clients send next to nothing. Every byte counts twice in
-// resident memory: the heap grows to twice what is live before the
-// collector runs (GOGC=100).
+// life. Clients send next to nothing. The library's write buffer only
+// stages what is written uncorked: control frames (a ping, a pong, a
+// close: a few bytes) and a lone frame that fits it; every data frame
+// larger than it, and every batch of several (a fan-out's frames always),
+// is corked (corkConn), so it still goes out in one write(2) whatever
+// this size. An institution frame is about 700 bytes. Every byte counts
+// twice in resident memory: the heap grows to twice what is live before
+// the collector runs (GOGC=100).
 const (
 	wsReadBuffer  = 256
-	wsWriteBuffer = 1024
+	wsWriteBuffer = 256
 	// maxFrameHeader is the longest header of a frame the server sends
 	// (unmasked, 64-bit length).
 	maxFrameHeader = 10
