@@ -42,6 +42,7 @@ type conn struct {
 	ticketID string // ticket stream only
 	addr     string
 	out      *outbox
+	subAt    int // index in room.subs (institution stream), guarded by room.mu
 
 	finishOnce   sync.Once
 	ending       atomic.Bool   // end has started
@@ -58,22 +59,118 @@ type conn struct {
 }
 
 func newConn(h *Hub, r *room, stream, ticketID, addr string) *conn {
-	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize),
+	return &conn{h: h, room: r, stream: stream, ticketID: ticketID, addr: addr, out: newOutbox(h.cfg.OutboxSize), subAt: -1,
 		ended: make(chan struct{}), frames: h.m.frames.WithLabelValues(stream)}
 }
 
 // push queues a frame; called by the room under its lock, never blocks.
-// It starts the writer when none runs.
+// When no writer runs, it writes what waits at once (sendNow).
 func (c *conn) push(f *frame, state bool) {
 	if c.out.push(f, state) {
-		go c.write()
+		c.sendNow(nil)
 	}
 }
 
 // pushAll queues the frames of one fan-out, in order, as one batch.
 func (c *conn) pushAll(fs []queued) {
 	if c.out.pushAll(fs) {
-		go c.write()
+		c.sendNow(nil)
+	}
+}
+
+// deliver gives the connection the frames of one fan-out (fs, and the
+// same frames as frames). When nothing waits for it and no writer runs,
+// the caller writes them itself, without queueing them; otherwise they
+// queue behind what waits, for the writer that runs.
+func (c *conn) deliver(fs []queued, frames []*frame) {
+	if !c.out.claimEmpty() {
+		c.pushAll(fs)
+		return
+	}
+	// The slot was free, so the connection is served: c.cork is set.
+	if c.cork == nil || !c.cork.canTry() {
+		c.out.queueAll(fs)
+		go c.write(nil)
+		return
+	}
+	c.sendNow(frames)
+}
+
+// sendNow writes, as the holder of the writer slot, batch and then what
+// the outbox holds, each batch in one non-blocking write, and frees the
+// slot when nothing is left. It never waits on the client: what the
+// socket does not take is left, with the slot, to a writer goroutine
+// (write), which sends it under the hub's write deadline. It may be called
+// under the room's lock.
+func (c *conn) sendNow(batch []*frame) {
+	if c.cork == nil || !c.cork.canTry() {
+		go c.write(nil)
+		return
+	}
+	ws := c.socket()
+	for {
+		if len(batch) == 0 {
+			var overflow bool
+			batch, overflow = c.out.take()
+			if overflow {
+				go c.end(closeReason{code: websocket.StatusPolicyViolation, reason: "too slow to keep up", slow: true})
+				return
+			}
+			if len(batch) == 0 {
+				c.leftBacklog()
+				return
+			}
+		}
+		c.cork.cork()
+		var err error
+		for _, f := range batch {
+			if err = ws.Write(context.Background(), websocket.MessageText, f.data); err != nil {
+				break
+			}
+		}
+		all, serr := c.cork.trySend()
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			c.out.close()
+			go ws.CloseNow() // the reader ends the connection
+			return
+		}
+		if !all {
+			go c.write(batch)
+			return
+		}
+		c.count(batch, time.Now())
+		batch = nil
+	}
+}
+
+// leftBacklog is called by a writer that has just freed the writer slot:
+// when a write made meanwhile by another goroutine (a ping, a pong) left a
+// backlog, the writer slot is taken again and a writer started for it,
+// unless someone took the slot first (who then sends it).
+func (c *conn) leftBacklog() {
+	if c.cork != nil && c.cork.backlog() && c.out.claimSlot() {
+		go c.write(nil)
+	}
+}
+
+// kick starts a writer for a backlog a write outside a batch left, when
+// none runs (corkConn.kick).
+func (c *conn) kick() {
+	if c.out.claimSlot() {
+		go c.write(nil)
+	}
+}
+
+// count records frames written.
+func (c *conn) count(batch []*frame, now time.Time) {
+	for _, f := range batch {
+		c.frames.Inc()
+		if f.at != 0 {
+			c.h.m.lag.Observe(now.Sub(time.Unix(0, f.at)).Seconds())
+		}
 	}
 }
 
@@ -147,7 +244,7 @@ func (s *Subscription) Serve(w http.ResponseWriter, r *http.Request) {
 	go c.read(ws)
 	// Frames queued before the upgrade (the snapshot) started no writer:
 	// the outbox keeps its writer slot taken until this one.
-	go c.write()
+	go c.write(nil)
 	// The hub may have started closing during the upgrade, and then found
 	// no socket to say 1001 on: say it now. (Close cancels h.ctx before it
 	// looks at the connections, so one of the two sees the other.)
@@ -236,17 +333,36 @@ func (c *conn) read(ws *websocket.Conn) {
 	<-c.ended
 }
 
-// write sends what the outbox holds until it is empty. At most one runs
-// per connection (the outbox hands out the writer slot).
-func (c *conn) write() {
+// write sends what the connection's socket did not take yet (the
+// backlog), then what the outbox holds until it is empty, blocking on the
+// socket under the hub's write deadline. It runs as a goroutine that holds
+// the writer slot: at most one writer runs per connection. sent are frames
+// in the backlog, counted as written once it is sent.
+func (c *conn) write(sent []*frame) {
 	ws := c.socket()
 	for {
+		if c.cork != nil && c.cork.backlog() {
+			since := time.Now().UnixNano()
+			c.writingSince.Store(since)
+			err := c.cork.send()
+			c.writingSince.CompareAndSwap(since, 0)
+			if err != nil {
+				_ = ws.CloseNow() // the reader ends the connection
+				c.out.close()
+				return
+			}
+		}
+		if sent != nil {
+			c.count(sent, time.Now())
+			sent = nil
+		}
 		batch, overflow := c.out.take()
 		if overflow {
 			c.end(closeReason{code: websocket.StatusPolicyViolation, reason: "too slow to keep up", slow: true})
 			return
 		}
 		if len(batch) == 0 {
+			c.leftBacklog()
 			return
 		}
 		// No deadline on the writes' context: the hub's watchWrites
@@ -256,9 +372,9 @@ func (c *conn) write() {
 		// Several frames go out in one write (corkConn); so does one
 		// frame larger than the write buffer, which the library would
 		// otherwise send in two (bufio writes what fills its buffer, then
-		// the rest).
-		corked := c.cork != nil && (len(batch) > 1 || len(batch[0].data) > wsWriteBuffer-maxFrameHeader)
-		if corked {
+		// the rest). A single small frame is not corked: it would take a
+		// buffer from the pool for nothing.
+		if c.cork != nil && (len(batch) > 1 || len(batch[0].data) > wsWriteBuffer-maxFrameHeader) {
 			c.cork.cork()
 		}
 		var err error
@@ -267,9 +383,10 @@ func (c *conn) write() {
 				break
 			}
 		}
-		if corked {
-			if uerr := c.cork.uncork(); err == nil {
-				err = uerr
+		if c.cork != nil {
+			// What was corked, or what an uncorked write left unsent.
+			if serr := c.cork.send(); err == nil {
+				err = serr
 			}
 		}
 		if err != nil {
@@ -278,13 +395,7 @@ func (c *conn) write() {
 			c.out.close()
 			return
 		}
-		now := time.Now()
-		for _, f := range batch {
-			c.frames.Inc()
-			if f.at != 0 {
-				c.h.m.lag.Observe(now.Sub(time.Unix(0, f.at)).Seconds())
-			}
-		}
+		c.count(batch, time.Now())
 		c.writingSince.Store(0)
 	}
 }
@@ -329,14 +440,17 @@ func (c *conn) goingAway() {
 
 // Buffer sizes of a served WebSocket. net/http hands a hijacked
 // connection a 4 KiB reader and a 4 KiB writer, kept for the connection's
-// life. Frames here are under 1 KiB (an institution with its five recent
-// calls is about 700 bytes; a larger frame costs a second write, not an
-// error), and clients send next to nothing. Every byte counts twice in
-// resident memory: the heap grows to twice what is live before the
-// collector runs (GOGC=100).
+// life. Clients send next to nothing. The library's write buffer only
+// stages what is written uncorked: control frames (a ping, a pong, a
+// close: a few bytes) and a lone frame that fits it; every data frame
+// larger than it, and every batch of several (a fan-out's frames always),
+// is corked (corkConn), so it still goes out in one write(2) whatever
+// this size. An institution frame is about 700 bytes. Every byte counts
+// twice in resident memory: the heap grows to twice what is live before
+// the collector runs (GOGC=100).
 const (
 	wsReadBuffer  = 256
-	wsWriteBuffer = 1024
+	wsWriteBuffer = 256
 	// maxFrameHeader is the longest header of a frame the server sends
 	// (unmasked, 64-bit length).
 	maxFrameHeader = 10
@@ -365,11 +479,12 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	cc := &corkConn{Conn: nc}
+	cc := newCorkConn(nc)
+	cc.kick = w.c.kick
 	w.c.cork = cc
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(cc, wsWriteBuffer)), nil
+		return cc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(cc, wsWriteBuffer)), nil
 	}
 	// The client wrote past its request (a first frame in the same
 	// packet). Accept keeps only what the returned reader has buffered,
@@ -380,7 +495,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(cc, wsWriteBuffer)), nil
+	return cc, bufio.NewReadWriter(br, bufio.NewWriterSize(cc, wsWriteBuffer)), nil
 }
 
 func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }

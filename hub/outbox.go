@@ -55,6 +55,35 @@ func (o *outbox) pushAll(fs []queued) (startWriter bool) {
 	return queued && o.claim()
 }
 
+// claimEmpty takes the writer slot when it is free and nothing waits, so
+// that the caller may write a fan-out's frames itself, as they are: an
+// empty outbox would hand them back unchanged.
+func (o *outbox) claimEmpty() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.overflow || o.closed || len(o.frames) > 0 {
+		return false
+	}
+	return o.claim()
+}
+
+// queueAll queues the frames of one fan-out for the writer slot's holder
+// (the caller), as pushAll does.
+func (o *outbox) queueAll(fs []queued) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, q := range fs {
+		o.queue(q.f, q.state)
+	}
+}
+
+// claimSlot takes the writer slot when it is free, and says so.
+func (o *outbox) claimSlot() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.claim()
+}
+
 // queued is a frame to push, and whether it is a state frame.
 type queued struct {
 	f     *frame

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
@@ -30,7 +31,7 @@ type room struct {
 	mu      sync.Mutex
 	inst    queue.Institution
 	waiting waitingSet
-	subs    map[*conn]struct{}
+	subs    []*conn // the institution stream's subscribers (conn.subAt: index)
 	watches map[string]*watch
 	snap    *frame // snapshot frame of inst, built on demand
 
@@ -44,6 +45,7 @@ type room struct {
 	// boards missed, and events never send a call twice.
 	lastCall    int64
 	unsubscribe func()
+	sendList    []*conn // scratch: the subscribers of the fan-out being sent
 }
 
 // watch is a followed ticket: its record as of version, and what its
@@ -83,7 +85,6 @@ func newRoom(h *Hub, id int64) *room {
 		ready:   make(chan struct{}),
 		stop:    make(chan struct{}),
 		signal:  make(chan struct{}, 1),
-		subs:    map[*conn]struct{}{},
 		watches: map[string]*watch{},
 		pending: map[int64]*wireEvent{},
 	}
@@ -225,8 +226,9 @@ func (r *room) process(msgs [][]byte) {
 		}
 		r.apply(&ev, out)
 	}
-	r.fanOut(out)
+	d := r.fanOut(out)
 	r.mu.Unlock()
+	r.send(d)
 	switch {
 	case len(r.pending) > 0 && r.timer == nil:
 		r.timer = time.NewTimer(r.h.cfg.GapWait)
@@ -344,17 +346,19 @@ func (r *room) decorated(w *watch) queue.Ticket {
 
 // fanOut sends what changed: one institution frame for all its
 // subscribers, one frame per followed ticket whose view changed, then
-// notifications and announcements.
+// notifications and announcements. The institution's subscribers' part is
+// returned, for send once the room's lock is released (see delivery).
 //
 // The institution's subscribers get their frames (the calls, the update,
 // the announcements) connection by connection, all at once: pushed frame
 // by frame, a connection's writer would start on the first and write each
 // frame on its own, a write(2) per frame per subscriber instead of one.
-func (r *room) fanOut(out *batch) {
+func (r *room) fanOut(out *batch) *delivery {
 	anns := make([]*frame, len(out.anns))
 	for i, a := range out.anns {
 		anns[i] = &frame{data: announcementFrame(a), at: out.annAt[i]}
 	}
+	var d *delivery
 	if len(r.subs) > 0 {
 		var fs []queued
 		for _, f := range out.calls {
@@ -367,9 +371,12 @@ func (r *room) fanOut(out *batch) {
 			fs = append(fs, queued{f: f})
 		}
 		if len(fs) > 0 {
-			for c := range r.subs {
-				c.pushAll(fs)
+			frames := make([]*frame, len(fs))
+			for i, q := range fs {
+				frames[i] = q.f
 			}
+			r.sendList = append(r.sendList[:0], r.subs...)
+			d = &delivery{fs: fs, frames: frames, conns: r.sendList}
 		}
 	}
 	if out.instChanged {
@@ -389,6 +396,56 @@ func (r *room) fanOut(out *batch) {
 				c.push(f, false)
 			}
 		}
+	}
+	return d
+}
+
+// delivery is the institution subscribers' part of a fan-out: the frames
+// each gets, and who. It is sent outside the room's lock, so that new
+// subscribers are not kept waiting while it is written: one that attaches
+// meanwhile is not in conns, and its snapshot already holds the new state.
+// Only the room's goroutine sends, one delivery after the other, so a
+// connection gets the frames of successive fan-outs in order.
+type delivery struct {
+	fs     []queued
+	frames []*frame // fs's frames
+	conns  []*conn
+}
+
+// sendShard is the fewest subscribers a fan-out gives each goroutine
+// writing it.
+const sendShard = 256
+
+// send writes a delivery. Each subscriber's frames are written at once by
+// the goroutine that reaches it (conn.deliver: a non-blocking write, with
+// what the socket does not take left to that connection's writer), and the
+// subscribers are shared out among up to GOMAXPROCS goroutines, this one
+// among them, so that the fan-out is spread over the CPUs without starting
+// a goroutine per connection.
+func (r *room) send(d *delivery) {
+	if d == nil {
+		return
+	}
+	defer clear(d.conns) // the scratch list keeps no connection alive
+	n := len(d.conns)
+	workers := min(runtime.GOMAXPROCS(0), n/sendShard)
+	if workers <= 1 {
+		d.sendTo(d.conns)
+		return
+	}
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := per; lo < n; lo += per {
+		part := d.conns[lo:min(lo+per, n)]
+		wg.Go(func() { d.sendTo(part) })
+	}
+	d.sendTo(d.conns[:per])
+	wg.Wait()
+}
+
+func (d *delivery) sendTo(conns []*conn) {
+	for _, c := range conns {
+		c.deliver(d.fs, d.frames)
 	}
 }
 
@@ -418,7 +475,8 @@ func (r *room) attachInstitution(c *conn) {
 		r.snap = &frame{data: institutionFrame(typeSnapshot, &r.inst)}
 	}
 	c.push(r.snap, false)
-	r.subs[c] = struct{}{}
+	c.subAt = len(r.subs)
+	r.subs = append(r.subs, c)
 }
 
 // detach unsubscribes c.
@@ -426,7 +484,14 @@ func (r *room) detach(c *conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c.ticketID == "" {
-		delete(r.subs, c)
+		if i := c.subAt; i >= 0 && i < len(r.subs) && r.subs[i] == c {
+			last := len(r.subs) - 1
+			r.subs[i] = r.subs[last]
+			r.subs[i].subAt = i
+			r.subs[last] = nil
+			r.subs = r.subs[:last]
+			c.subAt = -1
+		}
 		return
 	}
 	if w := r.watches[c.ticketID]; w != nil {

@@ -109,8 +109,9 @@ func (r *room) reload(ctx context.Context, reason string) {
 	r.addCalls(missed, time.Now().UnixNano(), out)
 	r.applySnapshot(snap, out)
 	r.drainPending(out)
-	r.fanOut(out)
+	d := r.fanOut(out)
 	r.mu.Unlock()
+	r.send(d)
 	if r.needReload {
 		r.resetTimer(r.h.cfg.GapWait)
 	}

@@ -26,6 +26,10 @@ type BenchConfig struct {
 	Targets []string
 	// Profile takes CPU (and heap) profiles in the last run of each target.
 	Profile bool
+	// Trace, when positive, takes a runtime trace (go tool trace) of the
+	// subscribers' QueueLess instance for this long from the first call of
+	// the fan-out's last run, into WorkDir: fanout-x1.trace, fanout-x2.trace.
+	Trace time.Duration
 	// Scale multiplies the sizes (subscribers, joiners, joins): 0.1 makes
 	// a quick rehearsal of the whole run. Figures at another scale than 1
 	// are not the targets'.
@@ -253,6 +257,25 @@ func (b *bench) cpuProfile(ctx context.Context, p *proc, name string, delay, d t
 		})
 		return top
 	}
+}
+
+// runtimeTrace takes a runtime trace of p for d, after a delay, in the
+// background, into WorkDir/name.trace (for go tool trace).
+func (b *bench) runtimeTrace(ctx context.Context, p *proc, name string, delay, d time.Duration) {
+	path := filepath.Join(b.cfg.WorkDir, name+".trace")
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		url := p.PProf + "trace?seconds=" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		if err := fetch(ctx, url, path); err != nil {
+			b.logf("trace %s: %v", name, err)
+			return
+		}
+		b.logf("trace of %s in %s", name, path)
+	}()
 }
 
 func median(xs []float64) float64 {

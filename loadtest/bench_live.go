@@ -126,6 +126,9 @@ func (b *bench) fanout(ctx context.Context) (*BenchSection, error) {
 					tops = append(tops, labelled{fc.label() + ", the subscribers' instance",
 						b.cpuProfile(ctx, fc.sub, name, f.Hold, time.Duration(calls)*interval)})
 				}
+				if b.cfg.Trace > 0 && i == b.cfg.Runs-1 && fc.target == TargetQueueLess {
+					b.runtimeTrace(ctx, fc.sub, "fanout-x"+strconv.Itoa(fc.instances), f.Hold, b.cfg.Trace)
+				}
 				before, cerr = fc.sub.counters()
 				return nil
 			}

@@ -28,6 +28,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&cfg.Runs, "runs", 3, "runs of each measurement (the report quotes medians)")
 	targets := fs.String("targets", strings.Join(loadtest.BenchTargets, ","), "benchmarks to run")
 	fs.BoolVar(&cfg.Profile, "profile", true, "profile the server in the last run of each benchmark")
+	fs.DurationVar(&cfg.Trace, "trace", 0, "fan-out: take a runtime trace (go tool trace) this long of the subscribers' QueueLess instance from the first call of the last run, into -workdir (0: none)")
 	fs.Float64Var(&cfg.Scale, "scale", 1, "scale the sizes (0.1: a quick rehearsal; figures are then not the targets')")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "LOG_LEVEL of the QueueLess server under test")
 	fs.DurationVar(&cfg.MemoryIdle, "memory-idle", 100*time.Second, "idle time before the memory figure (covers the hub's 30 s pings)")

@@ -265,6 +265,7 @@ func serveQueueLess(ctx context.Context, args []string, getenv func(string) stri
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		go func() { _ = serveUntil(ctx, pln, mux) }()
 		fmt.Fprintf(stdout, "pprof on http://%s/debug/pprof/\n", pln.Addr())
 	}
