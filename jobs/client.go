@@ -217,44 +217,6 @@ func (c *Client) InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.Ins
 	return err
 }
 
-// InsertManyTxIDs is InsertManyTx returning each job's id, in the order of
-// params; a job a unique job already stood for (not inserted) has id 0.
-func (c *Client) InsertManyTxIDs(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]int64, error) {
-	if c.pg == nil {
-		return nil, errors.New("jobs: InsertManyTxIDs needs the PostgreSQL client")
-	}
-	if len(params) == 0 {
-		return nil, nil
-	}
-	res, err := c.pg.InsertManyTx(ctx, tx, params)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, len(res))
-	for i, r := range res {
-		if !r.UniqueSkippedAsDuplicate {
-			ids[i] = r.Job.ID
-		}
-	}
-	return ids, nil
-}
-
-// DeleteManyTx deletes the jobs ids in tx (PostgreSQL): jobs inserted
-// earlier in the same transaction that turned out not to be wanted.
-func (c *Client) DeleteManyTx(ctx context.Context, tx pgx.Tx, ids []int64) error {
-	if c.pg == nil {
-		return errors.New("jobs: DeleteManyTx needs the PostgreSQL client")
-	}
-	for len(ids) > 0 {
-		n := min(len(ids), 10000) // River's limit per call
-		if _, err := c.pg.JobDeleteManyTx(ctx, tx, river.NewJobDeleteManyParams().IDs(ids[:n]...).First(n)); err != nil {
-			return err
-		}
-		ids = ids[n:]
-	}
-	return nil
-}
-
 // InsertMany inserts jobs in a transaction of their own.
 func (c *Client) InsertMany(ctx context.Context, params []river.InsertManyParams) error {
 	if len(params) == 0 {

@@ -52,7 +52,7 @@ func (s *Service) planOf(ch *queue.Changes) plan {
 	}
 	if s.cfg.Gateway != nil {
 		for _, t := range ch.Inserted {
-			if t.Phone != nil && !ch.EnqueuedAhead[t.ID] {
+			if t.Phone != nil {
 				p.phones = append(p.phones, river.InsertManyParams{Args: phoneArgs{TicketID: t.ID, Phone: *t.Phone}, InsertOpts: s.insertOpts()})
 			}
 		}
@@ -85,59 +85,6 @@ func (s *Service) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *queue.Changes) e
 		params = append(params, s.paramsOf(ds)...)
 	}
 	return s.jobs.InsertManyTx(ctx, tx, params)
-}
-
-var _ queue.AheadOutbox = (*Service)(nil)
-
-// EnqueueAheadTx implements queue.AheadOutbox: the phone jobs of the
-// tickets a batch of joins plans to issue, inserted in its transaction
-// before the institution is locked, so that a crowd joining with phones
-// does not wait on each other's job inserts. The returned settle deletes,
-// still in the transaction, the jobs of the tickets the change did not
-// issue (a refused or replayed join, a ticket held rather than issued),
-// and marks the others in ch.EnqueuedAhead for EnqueueTx to skip.
-func (s *Service) EnqueueAheadTx(ctx context.Context, tx pgx.Tx, planned []queue.Ticket) (func(context.Context, pgx.Tx, *queue.Changes) error, error) {
-	if s.cfg.Gateway == nil {
-		return nil, nil
-	}
-	var params []river.InsertManyParams
-	var tickets []queue.Ticket
-	for _, t := range planned {
-		if t.Phone != nil {
-			params = append(params, river.InsertManyParams{Args: phoneArgs{TicketID: t.ID, Phone: *t.Phone}, InsertOpts: s.insertOpts()})
-			tickets = append(tickets, t)
-		}
-	}
-	if len(params) == 0 {
-		return nil, nil
-	}
-	ids, err := s.jobs.InsertManyTxIDs(ctx, tx, params)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, tx pgx.Tx, ch *queue.Changes) error {
-		issued := make(map[string]string, len(ch.Inserted))
-		for _, t := range ch.Inserted {
-			if t.Phone != nil {
-				issued[t.ID] = *t.Phone
-			}
-		}
-		var drop []int64
-		for i, t := range tickets {
-			if phone, ok := issued[t.ID]; ok && phone == *t.Phone {
-				if ch.EnqueuedAhead == nil {
-					ch.EnqueuedAhead = make(map[string]bool, len(tickets))
-				}
-				ch.EnqueuedAhead[t.ID] = true
-			} else if ids[i] != 0 {
-				drop = append(drop, ids[i])
-			}
-		}
-		if len(drop) == 0 {
-			return nil
-		}
-		return s.jobs.DeleteManyTx(ctx, tx, drop)
-	}, nil
 }
 
 // Enqueue implements queue.Outbox for the memory store, inside its

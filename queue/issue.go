@@ -98,14 +98,8 @@ type BatchResult struct {
 // the transaction fails them all.
 func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, metas []Meta) []BatchResult {
 	out := make([]BatchResult, len(reqs))
-	// Ticket ids are drawn before the lock, so that the jobs of the
-	// tickets can be enqueued before it; lookUp's reads go with the locked
-	// read of the institution (lookahead.go).
-	ids := make([]string, len(reqs))
-	for i := range ids {
-		ids[i] = uuid.NewString()
-	}
-	_, err := s.update(withLookAhead(ctx, reqs, ids), id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
+	// lookUp's reads go with the locked read of the institution.
+	_, err := s.update(withLookAhead(ctx, reqs), id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
 		for i := range out {
 			out[i] = BatchResult{}
 		}
@@ -172,7 +166,7 @@ func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, m
 				index = line.WaitingPriority
 			}
 			inst.LastIssued++
-			t := Ticket{ID: ids[i], InstitutionID: id, Number: inst.LastIssued, Status: TicketWaiting,
+			t := Ticket{ID: uuid.NewString(), InstitutionID: id, Number: inst.LastIssued, Status: TicketWaiting,
 				NearTurnThreshold: req.Threshold, Phone: req.Phone, IssuedAt: now, UpdatedAt: now,
 				Service: line.Code, Label: line.nextLabel(day), Priority: req.Priority, Source: req.Source, Place: place}
 			ahead := lineAhead(&inst, &t, index)

@@ -18,26 +18,19 @@ import (
 // issue tickets and record keys). The memory store ignores it.
 type lookAhead struct {
 	phones, keys []string // distinct, sorted
-	// tickets are the tickets with a phone the batch plans to issue (id
-	// and phone only), whose jobs an AheadOutbox may enqueue before the
-	// lock (outbox.go).
-	tickets []Ticket
 }
 
 type lookAheadKey struct{}
 
-// withLookAhead tells the store, through ctx, what reqs will look up, and
-// which tickets with a phone they would issue: request i's ticket has id
-// ids[i].
-func withLookAhead(ctx context.Context, reqs []JoinRequest, ids []string) context.Context {
+// withLookAhead tells the store, through ctx, what reqs will look up.
+func withLookAhead(ctx context.Context, reqs []JoinRequest) context.Context {
 	var la lookAhead
-	for i, req := range reqs {
+	for _, req := range reqs {
 		if req.IdempotencyKey != "" {
 			la.keys = append(la.keys, req.IdempotencyKey)
 		}
 		if req.Phone != nil {
 			la.phones = append(la.phones, *req.Phone)
-			la.tickets = append(la.tickets, Ticket{ID: ids[i], Phone: req.Phone})
 		}
 	}
 	if len(la.keys)+len(la.phones) == 0 {
@@ -161,15 +154,4 @@ func (a *aheadReads) idempotentTickets(keys []string, since time.Time) (map[stri
 		}
 	}
 	return issued, true
-}
-
-// enqueueAhead hands ctx's planned tickets to o when it is an AheadOutbox,
-// in tx before the lock, and returns its settle (nil: nothing enqueued).
-func enqueueAhead(ctx context.Context, tx pgx.Tx, o Outbox) (func(context.Context, pgx.Tx, *Changes) error, error) {
-	la := lookAheadOf(ctx)
-	a, ok := o.(AheadOutbox)
-	if la == nil || len(la.tickets) == 0 || !ok {
-		return nil, nil
-	}
-	return a.EnqueueAheadTx(ctx, tx, la.tickets)
 }

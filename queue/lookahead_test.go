@@ -131,7 +131,7 @@ func TestPostgresLookAheadReadsAsSeparate(t *testing.T) {
 	if want := int64(4 + len(sinces)); separate.trips != want {
 		t.Errorf("separate reads took %d round trips, want %d", separate.trips, want)
 	}
-	ahead := read(withLookAhead(ctx, reqs(allPhones, allKeys), make([]string, 8)), allPhones, allKeys)
+	ahead := read(withLookAhead(ctx, reqs(allPhones, allKeys)), allPhones, allKeys)
 	if !reflect.DeepEqual(ahead.held, separate.held) || !reflect.DeepEqual(ahead.issued, separate.issued) {
 		t.Errorf("reads with the lock: held %v, issued %v; separate: held %v, issued %v",
 			ahead.held, ahead.issued, separate.held, separate.issued)
@@ -153,20 +153,20 @@ func TestPostgresLookAheadReadsAsSeparate(t *testing.T) {
 	}
 
 	// Asked for more than was read with the lock: the database answers.
-	partial := read(withLookAhead(ctx, reqs(allPhones[:1], allKeys[:1]), make([]string, 8)), allPhones, allKeys)
+	partial := read(withLookAhead(ctx, reqs(allPhones[:1], allKeys[:1])), allPhones, allKeys)
 	if !reflect.DeepEqual(partial.held, separate.held) || !reflect.DeepEqual(partial.issued, separate.issued) {
 		t.Errorf("reads beyond the look-ahead: held %v, issued %v; separate: held %v, issued %v",
 			partial.held, partial.issued, separate.held, separate.issued)
 	}
 	// A look-ahead of phones only, and one of keys only.
-	if got := read(withLookAhead(ctx, reqs(allPhones, nil), make([]string, 8)), allPhones, nil); !reflect.DeepEqual(got.held, separate.held) {
+	if got := read(withLookAhead(ctx, reqs(allPhones, nil)), allPhones, nil); !reflect.DeepEqual(got.held, separate.held) {
 		t.Errorf("phones only: held %v, want %v", got.held, separate.held)
 	}
-	if got := read(withLookAhead(ctx, reqs(nil, allKeys), make([]string, 8)), nil, allKeys); !reflect.DeepEqual(got.issued, separate.issued) {
+	if got := read(withLookAhead(ctx, reqs(nil, allKeys)), nil, allKeys); !reflect.DeepEqual(got.issued, separate.issued) {
 		t.Errorf("keys only: issued %v, want %v", got.issued, separate.issued)
 	}
 	// An institution that does not exist is not found, as without.
-	if _, err := s.Update(withLookAhead(ctx, reqs(allPhones, allKeys), make([]string, 8)), 1<<40, func(context.Context, Tx) (Changes, error) {
+	if _, err := s.Update(withLookAhead(ctx, reqs(allPhones, allKeys)), 1<<40, func(context.Context, Tx) (Changes, error) {
 		return Changes{}, nil
 	}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("look-ahead on a missing institution: %v, want not_found", err)
@@ -201,7 +201,7 @@ func TestPostgresLookAheadWaitsForTheLock(t *testing.T) {
 	got := make(chan seen, 1)
 	go func() {
 		var sn seen
-		_, err := s.Update(withLookAhead(ctx, []JoinRequest{{Phone: &phone, IdempotencyKey: "k"}}, []string{"x"}), inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
+		_, err := s.Update(withLookAhead(ctx, []JoinRequest{{Phone: &phone, IdempotencyKey: "k"}}), inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
 			var err error
 			if sn.held, err = tx.ActivePhones(ctx, []string{phone}); err != nil {
 				return Changes{}, err

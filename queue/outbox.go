@@ -32,21 +32,6 @@ type PipelinedOutbox interface {
 	QueueReads(b *pgx.Batch, ch *Changes) (enqueue func(ctx context.Context, tx pgx.Tx) error)
 }
 
-// AheadOutbox is an Outbox that can enqueue the jobs of a batch of joins'
-// tickets before the change takes the institution's lock, in the change's
-// transaction: the tickets' ids and phones are known before the lock, and
-// the jobs' insert then costs the other joins no wait (the phone jobs of
-// a crowd joining with phones). PostgresStore calls EnqueueAheadTx with
-// the tickets the batch plans to issue, then, once the change is known,
-// the settle it returned: settle removes, in the same transaction, the
-// jobs of planned tickets the change did not insert (a refused or replayed
-// join), and records the inserted ones in ch.EnqueuedAhead, which EnqueueTx
-// then skips. A rolled-back change takes its jobs with it as before.
-type AheadOutbox interface {
-	Outbox
-	EnqueueAheadTx(ctx context.Context, tx pgx.Tx, planned []Ticket) (settle func(ctx context.Context, tx pgx.Tx, ch *Changes) error, err error)
-}
-
 // queueOutbox queues o's reads for ch on b, when o can, and returns what
 // to call after b has run: o's EnqueueTx otherwise.
 func queueOutbox(o Outbox, b *pgx.Batch, ch *Changes) func(ctx context.Context, tx pgx.Tx) error {

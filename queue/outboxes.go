@@ -30,38 +30,6 @@ func (os Outboxes) QueueReads(b *pgx.Batch, ch *Changes) func(ctx context.Contex
 	}
 }
 
-var _ AheadOutbox = Outboxes(nil)
-
-// EnqueueAheadTx implements AheadOutbox for the outboxes that are one, in
-// their order; settle settles each of them.
-func (os Outboxes) EnqueueAheadTx(ctx context.Context, tx pgx.Tx, planned []Ticket) (func(context.Context, pgx.Tx, *Changes) error, error) {
-	var settles []func(context.Context, pgx.Tx, *Changes) error
-	for _, o := range os {
-		a, ok := o.(AheadOutbox)
-		if !ok {
-			continue
-		}
-		settle, err := a.EnqueueAheadTx(ctx, tx, planned)
-		if err != nil {
-			return nil, err
-		}
-		if settle != nil {
-			settles = append(settles, settle)
-		}
-	}
-	if len(settles) == 0 {
-		return nil, nil
-	}
-	return func(ctx context.Context, tx pgx.Tx, ch *Changes) error {
-		for _, settle := range settles {
-			if err := settle(ctx, tx, ch); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil
-}
-
 // EnqueueTx implements Outbox.
 func (os Outboxes) EnqueueTx(ctx context.Context, tx pgx.Tx, ch *Changes) error {
 	for _, o := range os {

@@ -62,10 +62,6 @@ type Changes struct {
 	// DayState is the day job's new state for the institution when only it
 	// changed (Institution nil): written without a new version.
 	DayState *DayState
-	// EnqueuedAhead holds the ids of inserted tickets whose jobs an
-	// AheadOutbox enqueued in the transaction before the institution was
-	// locked (outbox.go): the outboxes do not enqueue them again.
-	EnqueuedAhead map[string]bool
 }
 
 func (c *Changes) empty() bool {

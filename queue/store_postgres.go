@@ -77,12 +77,7 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 	var out Changes
 	what := fmt.Sprintf("update institution %d", id)
 	err := s.inTx(ctx, what, func(tx pgx.Tx) error {
-		// A batch of joins' jobs before the lock, its reads with it (lookahead.go).
-		settle, err := enqueueAhead(ctx, tx, s.outbox)
-		if err != nil {
-			return translate(err, what+": enqueue deliveries before the lock")
-		}
-		locked, err := lockInstitution(ctx, tx, id)
+		locked, err := lockInstitution(ctx, tx, id) // with ctx's lookAhead (lookahead.go)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFoundInst(id)
 		}
@@ -92,11 +87,6 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 		ch, err := fn(ctx, locked)
 		if err != nil {
 			return err
-		}
-		if settle != nil {
-			if err := settle(ctx, tx, &ch); err != nil {
-				return translate(err, what+": settle deliveries enqueued before the lock")
-			}
 		}
 		enqueue, err := applyChanges(ctx, tx, id, &ch, s.outbox)
 		if err != nil {
