@@ -17,8 +17,9 @@ type plan struct {
 }
 
 // planOf reads a change. A join with a phone costs one job (phoneArgs:
-// record the number's ticket, send the code when it is not verified); no
-// query is made for it in the join's transaction.
+// record the number's ticket, send the code when it is not verified), and
+// a change issuing phonesAtOnce tickets with phones or more one job for
+// all (phonesArgs); no query is made for them in the join's transaction.
 func (s *Service) planOf(ch *queue.Changes) plan {
 	var p plan
 	var tickets map[string]*queue.Ticket
@@ -51,9 +52,17 @@ func (s *Service) planOf(ch *queue.Changes) plan {
 		}
 	}
 	if s.cfg.Gateway != nil {
+		var phones []phoneArgs
 		for _, t := range ch.Inserted {
 			if t.Phone != nil {
-				p.phones = append(p.phones, river.InsertManyParams{Args: phoneArgs{TicketID: t.ID, Phone: *t.Phone}, InsertOpts: s.insertOpts()})
+				phones = append(phones, phoneArgs{TicketID: t.ID, Phone: *t.Phone})
+			}
+		}
+		if len(phones) >= phonesAtOnce {
+			p.phones = []river.InsertManyParams{{Args: phonesArgs{Phones: phones}, InsertOpts: s.insertOpts()}}
+		} else {
+			for _, a := range phones {
+				p.phones = append(p.phones, river.InsertManyParams{Args: a, InsertOpts: s.insertOpts()})
 			}
 		}
 	}

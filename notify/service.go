@@ -77,6 +77,7 @@ func (s *Service) RegisterWorkers(reg *jobs.Registry) {
 	river.AddWorker(reg.Workers, &smsWorker{jobPolicy[smsArgs]{s: s}})
 	river.AddWorker(reg.Workers, &pushWorker{jobPolicy[pushArgs]{s: s}})
 	river.AddWorker(reg.Workers, &phoneWorker{jobPolicy[phoneArgs]{s: s}})
+	river.AddWorker(reg.Workers, &phonesWorker{jobPolicy[phonesArgs]{s: s}})
 	river.AddWorker(reg.Workers, &replyWorker{jobPolicy[replyArgs]{s: s}})
 }
 

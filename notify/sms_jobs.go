@@ -67,6 +67,37 @@ func (phoneArgs) Kind() string { return "sms_phone" }
 
 type phoneWorker struct{ jobPolicy[phoneArgs] }
 
+// phonesArgs stands, in a change that issues many tickets with phones (a
+// batch of joins in a crowd), for their phoneArgs jobs: one job row in the
+// change's transaction instead of one per ticket, whose worker inserts the
+// tickets' own jobs. Each River job row costs its insert and the updates
+// of river_job's indexes (two GIN among them), all in the join batch's
+// transaction, which one institution's joins wait for one at a time.
+type phonesArgs struct {
+	Phones []phoneArgs `json:"phones"`
+}
+
+// Kind implements river.JobArgs.
+func (phonesArgs) Kind() string { return "sms_phone_batch" }
+
+// phonesAtOnce is how many tickets with phones a change must issue for
+// their jobs to go as one phonesArgs job: a single join, or a few, keeps
+// its phone job without the extra hop.
+const phonesAtOnce = 8
+
+type phonesWorker struct{ jobPolicy[phonesArgs] }
+
+// Work inserts the phones' own jobs. Their jobs are unique by their
+// arguments, so a retry after a crash between the insert and this job's
+// completion inserts none twice.
+func (w *phonesWorker) Work(ctx context.Context, job *river.Job[phonesArgs]) error {
+	params := make([]river.InsertManyParams, len(job.Args.Phones))
+	for i, a := range job.Args.Phones {
+		params[i] = river.InsertManyParams{Args: a, InsertOpts: w.s.insertOpts()}
+	}
+	return w.s.jobs.InsertMany(ctx, params)
+}
+
 // Code rules (API.md v1.1): 6 digits, 5 tries, 10 minutes.
 const (
 	CodeTries = 5

@@ -98,7 +98,8 @@ type BatchResult struct {
 // the transaction fails them all.
 func (s *Service) JoinBatch(ctx context.Context, id int64, reqs []JoinRequest, metas []Meta) []BatchResult {
 	out := make([]BatchResult, len(reqs))
-	_, err := s.update(ctx, id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
+	// lookUp's reads go with the locked read of the institution.
+	_, err := s.update(withLookAhead(ctx, reqs), id, nil, func(ctx context.Context, tx Tx) (Changes, []Transition, error) {
 		for i := range out {
 			out[i] = BatchResult{}
 		}

@@ -80,8 +80,17 @@ func TestLookUpsFollowTableGrowth(t *testing.T) {
 		}
 		return nil
 	}
+	// The same look-ups queued after the locked read, in its batch
+	// (lookahead.go).
+	ahead := withLookAhead(ctx, []JoinRequest{{IdempotencyKey: "k5"}, {IdempotencyKey: "k7", Phone: &phones[0]},
+		{IdempotencyKey: "nokey", Phone: &phones[1]}})
 	// Past the five runs after which PostgreSQL may keep a generic plan.
 	for range 10 {
+		if _, err := s.Update(ahead, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
+			return Changes{}, lookUps(tx)
+		}); err != nil {
+			t.Fatal(err)
+		}
 		_, err := s.Update(ctx, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
 			if err := prepared(tx.(*pgTx).tx); err != nil {
 				return Changes{}, err
@@ -139,6 +148,26 @@ func TestLookUpsFollowTableGrowth(t *testing.T) {
 			t.Logf("the same SQL prepared made %d sequential scans after the tables grew", seq)
 		}
 		return Changes{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The look-ahead reads run before the function: the backend's pending
+	// counts are flushed first, so that inside it they are this
+	// transaction's alone.
+	if _, err := pool.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Update(ahead, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
+		var seq, idx int64
+		for _, sc := range count(tx.(*pgTx).tx) {
+			seq, idx = seq+sc.seq, idx+sc.idx
+		}
+		if seq != 0 || idx == 0 {
+			t.Errorf("the look-ahead reads after the tables grew: %d sequential scans, %d index scans; want only index scans", seq, idx)
+		}
+		return Changes{}, lookUps(tx)
 	})
 	if err != nil {
 		t.Fatal(err)

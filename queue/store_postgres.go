@@ -77,14 +77,14 @@ func (s *PostgresStore) Update(ctx context.Context, id int64, fn func(ctx contex
 	var out Changes
 	what := fmt.Sprintf("update institution %d", id)
 	err := s.inTx(ctx, what, func(tx pgx.Tx) error {
-		inst, err := scanInstitution(tx.QueryRow(ctx, lockInstitutionSQL, id))
+		locked, err := lockInstitution(ctx, tx, id) // with ctx's lookAhead (lookahead.go)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFoundInst(id)
 		}
 		if err != nil {
 			return translate(err, what+": lock")
 		}
-		ch, err := fn(ctx, &pgTx{tx: tx, inst: inst})
+		ch, err := fn(ctx, locked)
 		if err != nil {
 			return err
 		}
@@ -621,8 +621,9 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 
 // pgTx reads inside Update's transaction.
 type pgTx struct {
-	tx   pgx.Tx
-	inst Institution
+	tx    pgx.Tx
+	inst  Institution
+	ahead *aheadReads // read with the lock; nil: nothing was
 }
 
 func (t *pgTx) Institution() Institution { return cloneInst(&t.inst) }
@@ -698,6 +699,9 @@ const activePhonesSQL = `SELECT p.phone FROM unnest($2::text[]) AS p(phone),
 		LIMIT 1) AS t`
 
 func (t *pgTx) ActivePhones(ctx context.Context, phones []string) (map[string]bool, error) {
+	if held, ok := t.ahead.activePhones(phones); ok {
+		return held, nil
+	}
 	rows, _ := t.tx.Query(ctx, activePhonesSQL, lookUpMode, t.inst.ID, phones)
 	held := map[string]bool{}
 	var phone string
@@ -717,6 +721,9 @@ const idempotentTicketsSQL = `SELECT key, ticket_id FROM idempotency_keys
 	WHERE institution_id = $1 AND key = ANY($2::text[]) AND created_at >= $3`
 
 func (t *pgTx) IdempotentTickets(ctx context.Context, keys []string, since time.Time) (map[string]string, error) {
+	if issued, ok := t.ahead.idempotentTickets(keys, since); ok {
+		return issued, nil
+	}
 	rows, _ := t.tx.Query(ctx, idempotentTicketsSQL, lookUpMode, t.inst.ID, keys, since)
 	issued := map[string]string{}
 	var key, id string

@@ -432,6 +432,7 @@ func TestPostgresLookupsUseIndexes(t *testing.T) {
 		{"Front", frontSQL, []any{int64(1), []string{"A", "B"}, 12}, "tickets_queue_idx"},
 		{"ActivePhones", activePhonesSQL, []any{int64(1), []string{"09170000000", "09170000001"}}, "tickets_active_phone_key"},
 		{"IdempotentTickets", idempotentTicketsSQL, []any{int64(1), []string{"k1", "k2"}, pgNow}, "idempotency_keys_pkey"},
+		{"keysAhead", keysAheadSQL, []any{int64(1), []string{"k1", "k2"}}, "idempotency_keys_pkey"},
 	} {
 		rows, _ := conn.Query(ctx, `EXPLAIN `+tc.sql, tc.args...)
 		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
