@@ -9,11 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/queueless/queueless/internal/testenv"
 	"github.com/queueless/queueless/jobs"
-	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/sms"
@@ -53,16 +50,7 @@ func (f *failing) Enqueue(context.Context, *queue.Changes) error { return nil }
 func TestDeliveriesCommitWithTheirChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testenv.NewSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := migrations.OpenDB(pool)
-	if err := migrations.Up(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	pool := migratedPool(t, nil)
 	jc, err := jobs.NewPostgres(pool, jobs.NewRegistry(), jobs.Config{})
 	if err != nil {
 		t.Fatal(err)

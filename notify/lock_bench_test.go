@@ -9,9 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/queueless/queueless/internal/testenv"
 	"github.com/queueless/queueless/jobs"
-	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 )
@@ -41,22 +39,8 @@ func BenchmarkJoinBatchPhones(b *testing.B) {
 	for _, phones := range []bool{false, true} {
 		b.Run(fmt.Sprintf("phones=%v", phones), func(b *testing.B) {
 			ctx := context.Background()
-			cfg, err := pgxpool.ParseConfig(testenv.NewSchema(b))
-			if err != nil {
-				b.Fatal(err)
-			}
 			trips := &statements{}
-			cfg.ConnConfig.Tracer = trips
-			pool, err := pgxpool.NewWithConfig(ctx, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(pool.Close)
-			db := migrations.OpenDB(pool)
-			if err := migrations.Up(ctx, db); err != nil {
-				b.Fatal(err)
-			}
-			db.Close()
+			pool := migratedPool(b, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = trips })
 			jc, err := jobs.NewPostgres(pool, jobs.NewRegistry(), jobs.Config{})
 			if err != nil {
 				b.Fatal(err)

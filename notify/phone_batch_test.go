@@ -10,11 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/queueless/queueless/internal/testenv"
 	"github.com/queueless/queueless/jobs"
-	"github.com/queueless/queueless/migrations"
 	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 	"github.com/queueless/queueless/sms"
@@ -60,16 +57,7 @@ func (s *switchable) Enqueue(context.Context, *queue.Changes) error { return nil
 func TestPhoneJobsOfABatchGoAsOne(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, testenv.NewSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := migrations.OpenDB(pool)
-	if err := migrations.Up(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	pool := migratedPool(t, nil)
 	gw := &recorder{got: map[string]int{}}
 	svc := notify.NewService(notify.NewPostgresStore(pool), notify.Config{Gateway: gw, Verify: true, PublicURL: "https://q.example"})
 	reg := jobs.NewRegistry()
