@@ -413,6 +413,14 @@ func (c *conn) writeTimedOut(since int64) {
 // ping checks that the client still answers, every PingInterval.
 func (c *conn) ping() {
 	ws := c.socket()
+	if ws == nil { // fired before the socket was stored (a very short PingInterval)
+		c.mu.Lock()
+		if !c.ending.Load() {
+			c.pinger.Reset(c.h.cfg.PingInterval)
+		}
+		c.mu.Unlock()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.PongTimeout)
 	err := ws.Ping(ctx)
 	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
