@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // corkConn is the socket under a WebSocket. It does two things.
@@ -39,7 +40,19 @@ type corkConn struct {
 	mu     sync.Mutex
 	corked bool    // a batch is being written: keep what comes
 	buf    *[]byte // kept: the batch, and the backlog the socket did not take
+	// sending: send is writing bytes taken out of buf, without the lock;
+	// what is written meanwhile is kept behind them.
+	sending bool
+	// sent, when not nil, is closed when send has written everything
+	// (Close waits on it).
+	sent chan struct{}
 }
+
+// closeFlushWait bounds how long Close waits for a send in progress to
+// write what is kept behind it (a close frame, say) before it closes the
+// socket under it. A client that reads gets it well within; one that does
+// not is being closed for that.
+const closeFlushWait = time.Second
 
 var corkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -56,7 +69,7 @@ func newCorkConn(nc net.Conn) *corkConn {
 
 // keeps reports whether writes are kept now; the caller holds mu.
 func (c *corkConn) keeps() bool {
-	return c.corked || (c.buf != nil && len(*c.buf) > 0)
+	return c.corked || c.sending || (c.buf != nil && len(*c.buf) > 0)
 }
 
 func (c *corkConn) keep(p []byte) {
@@ -146,6 +159,9 @@ func (c *corkConn) trySend() (all bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
+	if c.sending {
+		return false, nil // behind the bytes send is writing, which sends these next
+	}
 	if c.buf == nil || len(*c.buf) == 0 {
 		c.release()
 		return true, nil
@@ -165,34 +181,67 @@ func (c *corkConn) trySend() (all bool, err error) {
 }
 
 // send ends the batch and writes what is kept, the backlog first; it
-// blocks on the socket. It holds the lock while it writes, so that no
-// later write overtakes it (a control frame waits, as it would on a
-// blocking socket).
+// blocks on the socket. The bytes it writes are taken out of the buffer
+// and written without the lock: a write made meanwhile (a ping, a pong, a
+// close frame the library writes from another goroutine) is kept behind
+// them at once, never waits for the client, and goes out next, in order.
+// (Holding the lock across the write made such a write wait, and the
+// library, which gives a control frame 5 s, closed the connection in the
+// middle of a frame when a slow client took longer.)
 func (c *corkConn) send() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if c.buf == nil || len(*c.buf) == 0 {
-		c.release()
-		return nil
+	var err error
+	for err == nil && c.buf != nil && len(*c.buf) > 0 {
+		out := c.buf
+		c.buf = nil
+		c.sending = true
+		c.mu.Unlock()
+		_, err = c.Conn.Write(*out)
+		putBuf(out)
+		c.mu.Lock()
 	}
-	_, err := c.Conn.Write(*c.buf)
+	c.sending = false
+	if c.sent != nil {
+		close(c.sent)
+		c.sent = nil
+	}
 	c.release()
 	return err
 }
 
 // Close closes the socket. What is kept goes first, as far as the socket
 // takes it without waiting: the library writes a close frame and closes
-// at once, and the frame may have joined a batch. A send blocked on the
-// socket is not waited for: closing is what ends it.
+// at once, and the frame may have joined a batch. A send in progress is
+// waited for at most closeFlushWait (it holds no lock while it writes);
+// after that, closing is what ends it.
 func (c *corkConn) Close() error {
-	if c.mu.TryLock() {
-		if c.raw != nil && c.buf != nil && len(*c.buf) > 0 {
-			_, _ = c.writeNow(*c.buf)
+	c.mu.Lock()
+	if c.sending {
+		// What is kept is behind the bytes being sent: let the send write
+		// it, for a while.
+		if c.sent == nil {
+			c.sent = make(chan struct{})
 		}
-		c.release()
+		sent := c.sent
 		c.mu.Unlock()
+		t := time.NewTimer(closeFlushWait)
+		select {
+		case <-sent:
+		case <-t.C:
+		}
+		t.Stop()
+		c.mu.Lock()
 	}
+	// Never in the middle of bytes a send is writing.
+	if !c.sending && c.raw != nil && c.buf != nil && len(*c.buf) > 0 {
+		_, _ = c.writeNow(*c.buf)
+	}
+	if !c.sending {
+		c.release()
+	}
+	c.mu.Unlock()
 	return c.Conn.Close()
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // writesConn records each write made to it.
@@ -154,5 +156,119 @@ func TestCorkConnNonBlockingBacklog(t *testing.T) {
 	}
 	if !c.backlog() {
 		t.Fatal("a kick with no backlog")
+	}
+}
+
+// waitSending waits until c's send has taken its bytes out and writes
+// them.
+func waitSending(c *corkConn) {
+	for {
+		c.mu.Lock()
+		busy := c.sending
+		c.mu.Unlock()
+		if busy {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// A write made while the writer's send is blocked on a client that does
+// not read (a ping, a pong, a close frame the library writes from another
+// goroutine) returns at once, kept behind the bytes being sent, and goes
+// out after them, in order. Closing waits a while for the send to write
+// what is kept (a close frame must not be lost), then closes under a send
+// that stays blocked. Before, the send held the lock while it wrote, the
+// library's control write waited for it, and the library cut the
+// connection after its 5 s.
+func TestCorkConnWriteDuringBlockedSend(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe() // no file descriptor: every write blocks until read
+	defer client.Close()
+	c := newCorkConn(server)
+	batch := bytes.Repeat([]byte("b"), 1000)
+	sent := make(chan error, 1)
+	blocked := func() {
+		t.Helper()
+		c.cork()
+		if _, err := c.Write(batch); err != nil {
+			t.Fatal(err)
+		}
+		go func() { sent <- c.send() }()
+		waitSending(c)
+	}
+	write := func(p []byte) {
+		t.Helper()
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := c.Write(p)
+			wrote <- err
+		}()
+		select {
+		case err := <-wrote:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write during a blocked send waited for the client")
+		}
+	}
+	read := func(want []byte) {
+		t.Helper()
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(client, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("the client read %q..., want %q...", got[:8], want[:8])
+		}
+	}
+
+	blocked()
+	write([]byte("PING"))
+	read(append(bytes.Clone(batch), "PING"...))
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+
+	// A close frame written during a send, then Close: the client gets
+	// both before the end.
+	blocked()
+	write([]byte("CLOSE"))
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	read(append(bytes.Clone(batch), "CLOSE"...))
+	<-closed
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Read(make([]byte, 1)); err == nil {
+		t.Error("the connection is still open after Close")
+	}
+}
+
+// Close does not wait for ever on a send blocked on a client that never
+// reads: after closeFlushWait it closes the socket, which ends the send.
+func TestCorkConnCloseUnderStuckSend(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe()
+	defer client.Close()
+	c := newCorkConn(server)
+	c.cork()
+	if _, err := c.Write(bytes.Repeat([]byte("b"), 1000)); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- c.send() }()
+	waitSending(c)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * closeFlushWait):
+		t.Fatal("Close waited for a send that never ends")
+	}
+	if err := <-sent; err == nil {
+		t.Error("the send cut by Close reported no error")
 	}
 }
