@@ -3,31 +3,15 @@ package notify_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/queueless/queueless/internal/testenv"
 	"github.com/queueless/queueless/jobs"
 	"github.com/queueless/queueless/notify"
 	"github.com/queueless/queueless/queue"
 )
-
-// statements counts what a pool sends: a statement or a pipeline each.
-type statements struct{ n atomic.Int64 }
-
-func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	s.n.Add(1)
-	return ctx
-}
-func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (s *statements) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	s.n.Add(1)
-	return ctx
-}
-func (s *statements) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (s *statements) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // BenchmarkJoinBatchPhones times batches of 200 joins into one
 // institution, one after another as the join batcher sends them in a
@@ -39,7 +23,7 @@ func BenchmarkJoinBatchPhones(b *testing.B) {
 	for _, phones := range []bool{false, true} {
 		b.Run(fmt.Sprintf("phones=%v", phones), func(b *testing.B) {
 			ctx := context.Background()
-			trips := &statements{}
+			trips := &testenv.RoundTrips{}
 			pool := migratedPool(b, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = trips })
 			jc, err := jobs.NewPostgres(pool, jobs.NewRegistry(), jobs.Config{})
 			if err != nil {
@@ -61,7 +45,7 @@ func BenchmarkJoinBatchPhones(b *testing.B) {
 				metas[i] = queue.Meta{Actor: queue.ActorCitizen}
 			}
 			n := 0
-			trips.n.Store(0)
+			trips.N.Store(0)
 			b.ResetTimer()
 			for b.Loop() {
 				reqs := make([]queue.JoinRequest, size)
@@ -80,7 +64,7 @@ func BenchmarkJoinBatchPhones(b *testing.B) {
 					}
 				}
 			}
-			b.ReportMetric(float64(trips.n.Load())/float64(b.N), "roundtrips/batch")
+			b.ReportMetric(float64(trips.N.Load())/float64(b.N), "roundtrips/batch")
 		})
 	}
 }

@@ -4,38 +4,23 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/queueless/queueless/internal/testenv"
 )
-
-// roundTrips counts the statements and pipelines a pool sends.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // tracedStoreOn returns a PostgresStore on s's schema whose pool counts
 // its round trips (BEGIN and COMMIT included).
-func tracedStoreOn(t *testing.T, s *PostgresStore) (*PostgresStore, *roundTrips) {
+func tracedStoreOn(t *testing.T, s *PostgresStore) (*PostgresStore, *testenv.RoundTrips) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(s.pool.Config().ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &roundTrips{}
+	rt := &testenv.RoundTrips{}
 	cfg.ConnConfig.Tracer = rt
 	cfg.MaxConns = 2
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
@@ -92,7 +77,7 @@ func TestPostgresLookAheadReadsAsSeparate(t *testing.T) {
 	read := func(ctx context.Context, phones, keys []string) answer {
 		t.Helper()
 		var got answer
-		before := rt.n.Load()
+		before := rt.N.Load()
 		if _, err := s.Update(ctx, inst.ID, func(ctx context.Context, tx Tx) (Changes, error) {
 			var err error
 			if got.held, err = tx.ActivePhones(ctx, phones); err != nil {
@@ -109,7 +94,7 @@ func TestPostgresLookAheadReadsAsSeparate(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		got.trips = rt.n.Load() - before
+		got.trips = rt.N.Load() - before
 		return got
 	}
 	reqs := func(phones, keys []string) []JoinRequest {
