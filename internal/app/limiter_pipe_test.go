@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,13 @@ func pipedTestClient(t *testing.T) (*pipedClient, *redis.Client, string) {
 	raw := redis.NewClient(opts)
 	t.Cleanup(func() { _ = raw.Close() })
 	return newPipedClient(raw), raw, testenv.RedisPrefix(t)
+}
+
+// oneSend makes c send one pipeline at a time, so that a test knows which
+// calls go together.
+func oneSend(c *pipedClient) *pipedClient {
+	c.maxSends = 1
+	return c
 }
 
 // holdFirstSend makes the first send wait until want calls have queued
@@ -71,6 +79,7 @@ func holdFirstSend(t *testing.T, c *pipedClient, want int) (sizes func() []int) 
 func TestPipedClientCountsAsOneByOne(t *testing.T) {
 	t.Parallel()
 	c, raw, prefix := pipedTestClient(t)
+	oneSend(c)
 	const perKey, keys = 40, 3
 	sizes := holdFirstSend(t, c, perKey*keys-1)
 	store, err := lredis.NewStoreWithOptions(boundedClient{c}, limiter.StoreOptions{Prefix: prefix + "limit"})
@@ -139,6 +148,7 @@ func TestPipedClientCountsAsOneByOne(t *testing.T) {
 func TestPipedClientCallerGone(t *testing.T) {
 	t.Parallel()
 	c, raw, prefix := pipedTestClient(t)
+	oneSend(c)
 	release := make(chan struct{})
 	var first sync.Once
 	c.beforeSend = func(int) { first.Do(func() { <-release }) }
@@ -156,7 +166,7 @@ func TestPipedClientCallerGone(t *testing.T) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 			c.mu.Lock()
-			n, running := len(c.pending), c.running
+			n, running := len(c.pending), c.sending > 0
 			c.mu.Unlock()
 			if running && n == want {
 				return
@@ -197,6 +207,7 @@ func TestPipedClientCallerGone(t *testing.T) {
 func TestPipedClientErrorsAreEach(t *testing.T) {
 	t.Parallel()
 	c, raw, prefix := pipedTestClient(t)
+	oneSend(c)
 	sizes := holdFirstSend(t, c, 3)
 	ctx := context.Background()
 	sha, err := raw.ScriptLoad(ctx, `return redis.call("incrby", KEYS[1], 1)`).Result()
@@ -237,5 +248,91 @@ func TestPipedClientErrorsAreEach(t *testing.T) {
 	}
 	if s := sizes(); len(s) != 2 || s[1] != 3 {
 		t.Fatalf("sends %v, want [1 3]", s)
+	}
+}
+
+// TestPipedClientStuckSendHoldsOnlyItsOwn: a send that does not come back
+// (a connection whose reads hang) holds the calls it carries and no other:
+// the next calls go on other sends and are answered while it hangs.
+func TestPipedClientStuckSendHoldsOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	c, raw, prefix := pipedTestClient(t)
+	release := make(chan struct{})
+	var first atomic.Bool
+	c.beforeSend = func(int) {
+		// Only the first send hangs (sync.Once would hold the others too).
+		if first.CompareAndSwap(false, true) {
+			<-release
+		}
+	}
+	ctx := context.Background()
+	sha, err := raw.ScriptLoad(ctx, `return redis.call("incrby", KEYS[1], 1)`).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan error, 1)
+	go func() { stuck <- c.EvalSha(ctx, sha, []string{prefix + "stuck"}).Err() }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		n := c.sending
+		c.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was not sent")
+		}
+	}
+	const others = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, others)
+	for range others {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			errs <- c.EvalSha(cctx, sha, []string{prefix + "free"}).Err()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a call behind the stuck send: %v", err)
+		}
+	}
+	if n, err := raw.Get(ctx, prefix+"free").Int64(); err != nil || n != others {
+		t.Fatalf("free: %d (%v), want %d", n, err, others)
+	}
+	select {
+	case err := <-stuck:
+		t.Fatalf("the stuck call came back before it was released: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-stuck; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBatchContextLastsForTheLatestCaller: a pipeline lasts as long as the
+// caller that waits longest; a caller with no deadline keeps it open.
+func TestBatchContextLastsForTheLatestCaller(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	soon, cancelSoon := context.WithDeadline(context.Background(), now.Add(10*time.Millisecond))
+	defer cancelSoon()
+	later, cancelLater := context.WithDeadline(context.Background(), now.Add(time.Minute))
+	defer cancelLater()
+	ctx, cancel := batchContext([]*evalCall{{ctx: soon}, {ctx: later}})
+	d, ok := ctx.Deadline()
+	cancel()
+	if !ok || !d.Equal(now.Add(time.Minute)) {
+		t.Fatalf("deadline %v (%v), want the latest caller's %v", d, ok, now.Add(time.Minute))
+	}
+	ctx, cancel = batchContext([]*evalCall{{ctx: soon}, {ctx: context.Background()}})
+	_, ok = ctx.Deadline()
+	cancel()
+	if ok {
+		t.Fatal("a caller without a deadline: the pipeline has one")
 	}
 }
