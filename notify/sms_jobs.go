@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,8 +75,59 @@ type phoneWorker struct{ jobPolicy[phoneArgs] }
 // tickets' own jobs. Each River job row costs its insert and the updates
 // of river_job's indexes (two GIN among them), all in the join batch's
 // transaction, which one institution's joins wait for one at a time.
+//
+// Its arguments are one string ("list": ticket id, colon, number; commas
+// between), not an array of objects: river_job's GIN index on args makes
+// an entry of every key and value, 400 for a batch of 200 joins as an
+// array, 2 as one string, and those entries are written in the join
+// batch's transaction. Jobs written as an array ("phones", before) are
+// read all the same.
 type phonesArgs struct {
-	Phones []phoneArgs `json:"phones"`
+	Phones []phoneArgs `json:"-"`
+}
+
+// phonesList is phonesArgs as stored.
+type phonesList struct {
+	List   string      `json:"list,omitempty"`
+	Phones []phoneArgs `json:"phones,omitempty"` // the earlier form
+}
+
+// MarshalJSON implements json.Marshaler.
+func (a phonesArgs) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.Grow(len(a.Phones) * 50)
+	for i, p := range a.Phones {
+		if strings.ContainsAny(p.TicketID, ":,") || strings.ContainsAny(p.Phone, ":,") {
+			return nil, fmt.Errorf("phone job of ticket %q: a ticket id or number with ':' or ','", p.TicketID)
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(p.TicketID)
+		b.WriteByte(':')
+		b.WriteString(p.Phone)
+	}
+	return json.Marshal(phonesList{List: b.String()})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *phonesArgs) UnmarshalJSON(data []byte) error {
+	var l phonesList
+	if err := json.Unmarshal(data, &l); err != nil {
+		return err
+	}
+	a.Phones = l.Phones
+	if l.List == "" {
+		return nil
+	}
+	for item := range strings.SplitSeq(l.List, ",") {
+		id, phone, ok := strings.Cut(item, ":")
+		if !ok || id == "" || phone == "" {
+			return fmt.Errorf("sms_phone_batch: bad entry %q", item)
+		}
+		a.Phones = append(a.Phones, phoneArgs{TicketID: id, Phone: phone})
+	}
+	return nil
 }
 
 // Kind implements river.JobArgs.

@@ -31,7 +31,8 @@ func (a *App) joinMiddleware() []echo.MiddlewareFunc {
 		if a.redis != nil {
 			// Every instance counts in the same keys: the limit is the
 			// deployment's, not each instance's.
-			rs := &redisLimiterStore{client: a.redis, prefix: a.cfg.RedisPrefix + "limit"}
+			// Joins at the same moment share round trips (pipedClient).
+			rs := &redisLimiterStore{client: newPipedClient(a.redis), prefix: a.cfg.RedisPrefix + "limit"}
 			// Built now when Redis answers; if it does not, the throttle
 			// says so at the first join and tries again as it probes.
 			_, _ = rs.get()
