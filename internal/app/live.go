@@ -37,10 +37,7 @@ func (a *App) setupLive(ctx context.Context) error {
 	}
 	a.hub = h
 	a.closers = append(a.closers, h.Close)
-	// Off the committing goroutine, in order: a batch of joins does not
-	// wait for its event's encoding before the next batch. Closers run in
-	// reverse: what was emitted reaches the hub before it closes.
-	a.closers = append(a.closers, a.Queue.OnEventInOrder(h.Publish))
+	a.Queue.OnEvent(h.Publish)
 	a.HTTP.MountLive(httpapi.LiveConfig{Hub: h, AllowedOrigins: a.cfg.AllowedOrigins, MaxPerAddr: a.cfg.WSMaxPerIP})
 	return nil
 }
