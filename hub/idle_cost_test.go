@@ -50,9 +50,11 @@ func TestIdleConnectionCost(t *testing.T) {
 	stackPerConn := float64(int64(stack2)-int64(stack1)) / n
 	t.Logf("%d more idle connections: %d more goroutines; each %.1f KiB more heap, %.1f KiB more stack",
 		n, g2-g1, perConn/1024, stackPerConn/1024)
-	// Exactly one goroutine each; a little slack for a goroutine of the
-	// runtime or a pool that happened to be running at one count only.
-	if d := g2 - g1; d < n || d > n+3 {
+	// Exactly one goroutine each; a little slack, either way, for a
+	// goroutine of the runtime or a pool that happened to be running at
+	// one count only (seen: 199 under a loaded machine, one such goroutine
+	// gone by the second count).
+	if d := g2 - g1; d < n-3 || d > n+3 {
 		t.Errorf("%d more idle connections made %d more goroutines, want %d (one each)", n, d, n)
 	}
 	// Loose bounds: today about 4 KiB of heap (the hijacked connection's
