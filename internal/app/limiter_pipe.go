@@ -89,6 +89,11 @@ func (c *pipedClient) EvalSha(ctx context.Context, sha string, keys []string, ar
 		return call.cmd
 	case <-ctx.Done():
 	}
+	select {
+	case <-call.done: // answered as the context ended: the answer stands
+		return call.cmd
+	default:
+	}
 	c.mu.Lock()
 	if !call.taken {
 		c.pending = slices.DeleteFunc(c.pending, func(o *evalCall) bool { return o == call })
@@ -161,14 +166,10 @@ func (c *pipedClient) send(batch []*evalCall) {
 	if c.beforeSend != nil {
 		c.beforeSend(len(batch))
 	}
-	defer func() {
-		for _, call := range batch {
-			close(call.done)
-		}
-	}()
 	if len(batch) == 1 {
 		call := batch[0]
 		call.cmd = c.UniversalClient.EvalSha(call.ctx, call.sha, call.keys, call.args...)
+		close(call.done)
 		return
 	}
 	ctx, cancel := batchContext(batch)
@@ -179,11 +180,20 @@ func (c *pipedClient) send(batch []*evalCall) {
 	}
 	// Exec's error is also each failed command's: every caller reads its own.
 	_, _ = pipe.Exec(ctx)
+	// Answers go out at once; the refused are sent again alone, together,
+	// so that none waits for another's retries.
+	var resends sync.WaitGroup
 	for _, call := range batch {
-		if notRun(call.cmd.Err()) && call.ctx.Err() == nil {
-			call.cmd = c.UniversalClient.EvalSha(call.ctx, call.sha, call.keys, call.args...)
+		if !notRun(call.cmd.Err()) || call.ctx.Err() != nil {
+			close(call.done)
+			continue
 		}
+		resends.Go(func() {
+			call.cmd = c.UniversalClient.EvalSha(call.ctx, call.sha, call.keys, call.args...)
+			close(call.done)
+		})
 	}
+	resends.Wait()
 }
 
 // notRun reports an error reply by which the server says it did not run
