@@ -153,17 +153,7 @@ return redis.call('INCR', KEYS[1])`).Result()
 	sizes := holdFirstSend(t, c, 1+refused)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.EvalSha(ctx, sha, []string{prefix + "x"}, "0") }) // the first send, held
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		s := c.sending
-		c.mu.Unlock()
-		if s == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first call was not sent")
-		}
-	}
+	waitFirstSent(t, c)
 	var mu sync.Mutex
 	var okAt time.Time
 	var refusedAt []time.Time

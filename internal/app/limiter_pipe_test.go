@@ -28,6 +28,23 @@ func pipedTestClient(t *testing.T) (*pipedClient, *redis.Client, string) {
 	return newPipedClient(raw), raw, testenv.RedisPrefix(t)
 }
 
+// waitFirstSent waits until the first call is being sent (and held by
+// the test's beforeSend).
+func waitFirstSent(t *testing.T, c *pipedClient) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		n := c.sending
+		c.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first call was not sent")
+		}
+	}
+}
+
 // oneSend makes c send one pipeline at a time, so that a test knows which
 // calls go together.
 func oneSend(c *pipedClient) *pipedClient {
@@ -272,17 +289,7 @@ func TestPipedClientStuckSendHoldsOnlyItsOwn(t *testing.T) {
 	}
 	stuck := make(chan error, 1)
 	go func() { stuck <- c.EvalSha(ctx, sha, []string{prefix + "stuck"}).Err() }()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		c.mu.Lock()
-		n := c.sending
-		c.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first call was not sent")
-		}
-	}
+	waitFirstSent(t, c)
 	const others = 30
 	var wg sync.WaitGroup
 	errs := make(chan error, others)
